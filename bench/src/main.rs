@@ -1,0 +1,2 @@
+//! Benchmarks; see `cargo run -p skiff-bench --release -- --help`.
+fn main() {}

@@ -1,0 +1,166 @@
+//! `Config`: how to open a database, as sled 0.34's builder.
+
+use std::path::{Path, PathBuf};
+
+use crate::io::{FileSystem, Storage};
+use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::{Db, Result};
+
+/// Tuning hint, as in sled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Favour small files over write speed.
+    LowSpace,
+    /// Favour write speed over small files (the default).
+    #[default]
+    HighThroughput,
+}
+
+/// Builder for opening a [`Db`].
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = skiff_engine::Config::new()
+///     .path(dir.path().join("db"))
+///     .flush_every_ms(Some(100))
+///     .open()?;
+/// db.insert(b"k", b"v")?;
+/// # Ok::<(), skiff_engine::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) path: PathBuf,
+    pub(crate) temporary: bool,
+    pub(crate) create_new: bool,
+    pub(crate) cache_capacity: u64,
+    pub(crate) flush_every_ms: Option<u64>,
+    pub(crate) use_compression: bool,
+    pub(crate) compression_factor: i32,
+    pub(crate) segment_size: usize,
+    pub(crate) mode: Mode,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) leaf_max_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            path: PathBuf::from("default.skiff"),
+            temporary: false,
+            create_new: false,
+            cache_capacity: 1024 * 1024 * 1024,
+            flush_every_ms: Some(500),
+            use_compression: false,
+            compression_factor: 5,
+            segment_size: 8 * 1024 * 1024,
+            mode: Mode::default(),
+            storage: Arc::new(FileSystem),
+            leaf_max_bytes: 8 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// The default configuration: path `default.skiff`, flush every 500 ms.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// The directory holding the database.
+    pub fn path<P: AsRef<Path>>(mut self, path: P) -> Config {
+        self.path = path.as_ref().to_path_buf();
+        self
+    }
+
+    /// A scratch database in the system's temporary directory (unless `path` is
+    /// also set), removed when the last handle drops.
+    pub fn temporary(mut self, to: bool) -> Config {
+        self.temporary = to;
+        self
+    }
+
+    /// Fail with `Error::AlreadyExists` if the database exists.
+    pub fn create_new(mut self, to: bool) -> Config {
+        self.create_new = to;
+        self
+    }
+
+    /// Bytes of leaves to keep in memory. Accepted now; enforced once the page
+    /// store can evict leaves (until then every leaf stays resident).
+    pub fn cache_capacity(mut self, to: u64) -> Config {
+        self.cache_capacity = to;
+        self
+    }
+
+    /// How often the background flusher fsyncs the log; `None` disables it, so
+    /// only `flush` makes writes durable. Default 500 ms.
+    pub fn flush_every_ms(mut self, every: Option<u64>) -> Config {
+        self.flush_every_ms = every;
+        self
+    }
+
+    /// Compress pages with zstd. Accepted now; takes effect with the page store.
+    pub fn use_compression(mut self, to: bool) -> Config {
+        self.use_compression = to;
+        self
+    }
+
+    /// zstd level (1–22) used when compression is on.
+    pub fn compression_factor(mut self, to: i32) -> Config {
+        self.compression_factor = to.clamp(1, 22);
+        self
+    }
+
+    /// Size at which a log file is sealed and the next one started (default 8 MiB).
+    pub fn segment_size(mut self, to: usize) -> Config {
+        self.segment_size = to.max(4096);
+        self
+    }
+
+    /// Space/throughput tuning hint.
+    pub fn mode(mut self, to: Mode) -> Config {
+        self.mode = to;
+        self
+    }
+
+    /// Runs the database on another [`Storage`], e.g. a simulated file system in
+    /// crash tests. Not in sled.
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Config {
+        self.storage = storage;
+        self
+    }
+
+    /// Test knob: the size at which leaves split (tiny values make splits and
+    /// merges happen constantly). Not in sled.
+    #[doc(hidden)]
+    pub fn leaf_max_bytes(mut self, to: usize) -> Config {
+        self.leaf_max_bytes = to.max(1);
+        self
+    }
+
+    /// Opens the database.
+    pub fn open(&self) -> Result<Db> {
+        let mut config = self.clone();
+        if config.temporary && config.path == Config::default().path {
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            config.path = std::env::temp_dir().join(format!("skiff-{}-{nanos}-{n}", std::process::id()));
+        }
+        Db::open_with(config)
+    }
+}
+
+/// Opens the database at `path` with the default configuration.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = skiff_engine::open(dir.path().join("db"))?;
+/// # Ok::<(), skiff_engine::Error>(())
+/// ```
+pub fn open<P: AsRef<Path>>(path: P) -> Result<Db> {
+    Config::new().path(path).open()
+}

@@ -1,0 +1,573 @@
+//! `Db`: opening a database directory, its trees, ids and whole-database calls.
+//!
+//! Directory layout:
+//!
+//! ```text
+//! <path>/LOCK        advisory lock: one open Db per directory at a time
+//! <path>/skiff.meta  marker and format version (see `meta`), written last at creation
+//! <path>/wal/        write-ahead log files (see `log` and `record`)
+//! ```
+//!
+//! The engine state shared by every handle lives in `Engine`. Trees do not point
+//! back to it, so dropping the last `Db` or `Tree` handle really closes the
+//! database: the flusher stops, the log is flushed and the lock released.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::btree::TreeCore;
+use crate::config::Config;
+use crate::io::{Storage, StorageFile};
+use crate::log::{Flusher, Log};
+use crate::record::{Op, OpRef, TreeId};
+use crate::sync::{lock, read, write, Arc, AtomicU64, Mutex, RwLock};
+use crate::tree::check_key;
+use crate::{meta, recovery, Batch, Error, IVec, Result, Tree};
+
+/// Name of the tree every `Db` derefs to.
+pub(crate) const DEFAULT_TREE: &[u8] = b"__skiff__default";
+const LOCK_FILE: &str = "LOCK";
+const WAL_DIR: &str = "wal";
+/// Ids reserved (and made durable) at a time by `generate_id`.
+const ID_BLOCK: u64 = 1_000_000;
+
+struct Catalog {
+    by_name: BTreeMap<IVec, Arc<TreeCore>>,
+    next_id: TreeId,
+}
+
+struct IdGen {
+    next: u64,
+    reserved: u64,
+}
+
+pub(crate) struct Engine {
+    pub(crate) path: PathBuf,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) log: Arc<Log>,
+    catalog: RwLock<Catalog>,
+    ids: Mutex<IdGen>,
+    leaf_max: usize,
+    leaf_ids: Arc<AtomicU64>,
+    was_recovered: bool,
+    temporary: bool,
+    flusher: Mutex<Option<Flusher>>,
+    _lock: Box<dyn StorageFile>,
+}
+
+/// An open database: a set of named [`Tree`]s sharing one log. Cheap to clone;
+/// derefs to its default tree, so `db.insert(..)` works as in sled.
+///
+/// ```
+/// let db = skiff_engine::Config::new().temporary(true).open()?;
+/// db.insert(b"k", b"v")?;                 // the default tree
+/// let users = db.open_tree(b"users")?;    // a named tree
+/// users.insert(b"1", b"ada")?;
+/// db.flush()?;                            // durable from here on
+/// # Ok::<(), skiff_engine::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    engine: Arc<Engine>,
+    default: Tree,
+}
+
+enum DirState {
+    /// Nothing there, or an empty directory, or a creation that crashed first.
+    Fresh,
+    /// A database to recover.
+    Existing,
+}
+
+fn inspect(storage: &dyn Storage, dir: &Path) -> Result<DirState> {
+    if !storage
+        .exists(dir)
+        .map_err(|e| Error::io("check database path", dir, e))?
+    {
+        return Ok(DirState::Fresh);
+    }
+    let names = storage.list_dir(dir).map_err(|_| Error::NotADatabase {
+        path: dir.to_path_buf(),
+    })?;
+    if names.iter().any(|n| n == meta::FILE_NAME) {
+        let path = dir.join(meta::FILE_NAME);
+        let bytes = read_small_file(storage, &path)?;
+        return match meta::decode(&bytes) {
+            Ok(_) => Ok(DirState::Existing),
+            Err(meta::MetaError::Foreign) => Err(Error::NotADatabase {
+                path: dir.to_path_buf(),
+            }),
+            Err(meta::MetaError::Damaged) => Err(Error::corruption(path, 0, "damaged database marker file")),
+            Err(meta::MetaError::Version(found)) => Err(Error::UnsupportedFormat {
+                path: dir.to_path_buf(),
+                found,
+                supported: meta::FORMAT_VERSION,
+            }),
+        };
+    }
+    if names
+        .iter()
+        .all(|n| n == LOCK_FILE || n == meta::TEMP_NAME || n == WAL_DIR)
+    {
+        return Ok(DirState::Fresh);
+    }
+    Err(Error::NotADatabase {
+        path: dir.to_path_buf(),
+    })
+}
+
+fn read_small_file(storage: &dyn Storage, path: &Path) -> Result<Vec<u8>> {
+    let file = storage
+        .open(path, false)
+        .map_err(|e| Error::io("open", path, e))?;
+    let len = file.len().map_err(|e| Error::io("stat", path, e))?.min(4096);
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(4096)];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(buf)
+}
+
+/// Creates the files of a new database; the marker file goes last.
+fn create(storage: &dyn Storage, dir: &Path, wal: &Path) -> Result<crate::log::Tail> {
+    storage
+        .create_dir_all(wal)
+        .map_err(|e| Error::io("create log directory", wal, e))?;
+    // Leftovers of a creation that crashed before its marker was written.
+    for name in storage
+        .list_dir(wal)
+        .map_err(|e| Error::io("list log directory", wal, e))?
+    {
+        if crate::log::parse_file_name(&name).is_some() {
+            let p = wal.join(&name);
+            storage
+                .remove_file(&p)
+                .map_err(|e| Error::io("remove stale log file", &p, e))?;
+        }
+    }
+    let tail = Log::create_first_file(storage, wal)?;
+    let tmp = dir.join(meta::TEMP_NAME);
+    let file = storage
+        .open(&tmp, true)
+        .map_err(|e| Error::io("create", &tmp, e))?;
+    file.set_len(0).map_err(|e| Error::io("truncate", &tmp, e))?;
+    file.write_all_at(&meta::encode(), 0)
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    file.sync().map_err(|e| Error::io("fsync", &tmp, e))?;
+    let path = dir.join(meta::FILE_NAME);
+    storage
+        .rename(&tmp, &path)
+        .map_err(|e| Error::io("rename", &path, e))?;
+    storage
+        .sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    Ok(tail)
+}
+
+impl Db {
+    pub(crate) fn open_with(config: Config) -> Result<Db> {
+        let storage = config.storage.clone();
+        let dir = config.path.clone();
+        let state = inspect(&*storage, &dir)?;
+        if matches!(state, DirState::Existing) && config.create_new {
+            return Err(Error::AlreadyExists { path: dir });
+        }
+        storage
+            .create_dir_all(&dir)
+            .map_err(|e| Error::io("create database directory", &dir, e))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock_file = storage
+            .open(&lock_path, true)
+            .map_err(|e| Error::io("open lock file", &lock_path, e))?;
+        if !lock_file
+            .try_lock()
+            .map_err(|e| Error::io("lock", &lock_path, e))?
+        {
+            return Err(Error::Locked { path: dir });
+        }
+        let leaf_max = config.leaf_max_bytes;
+        let leaf_ids = Arc::new(AtomicU64::new(1));
+        let default = Arc::new(TreeCore::new(
+            0,
+            IVec::from(DEFAULT_TREE),
+            leaf_max,
+            leaf_ids.clone(),
+        ));
+        let mut catalog = Catalog {
+            by_name: BTreeMap::new(),
+            next_id: 1,
+        };
+        catalog.by_name.insert(default.name.clone(), default.clone());
+        let mut ids = IdGen { next: 0, reserved: 0 };
+        let wal = dir.join(WAL_DIR);
+        let (tail, was_recovered) = match state {
+            DirState::Fresh => (create(&*storage, &dir, &wal)?, false),
+            DirState::Existing => {
+                let mut by_id: HashMap<TreeId, Arc<TreeCore>> = HashMap::new();
+                by_id.insert(0, default.clone());
+                let replayed = recovery::replay(&*storage, &wal, |rec| {
+                    for op in rec.ops {
+                        apply_replayed(op, &mut catalog, &mut by_id, &mut ids, leaf_max, &leaf_ids)?;
+                    }
+                    Ok(())
+                })?;
+                (replayed.tail, true)
+            }
+        };
+        let log = Arc::new(Log::open(
+            storage.clone(),
+            &wal,
+            config.segment_size as u64,
+            tail,
+        )?);
+        let flusher = config
+            .flush_every_ms
+            .map(|ms| Flusher::start(log.clone(), Duration::from_millis(ms.max(1))));
+        let engine = Arc::new(Engine {
+            path: dir,
+            storage,
+            log,
+            catalog: RwLock::new(catalog),
+            ids: Mutex::new(IdGen {
+                next: ids.next,
+                reserved: ids.next,
+            }),
+            leaf_max,
+            leaf_ids,
+            was_recovered,
+            temporary: config.temporary,
+            flusher: Mutex::new(flusher),
+            _lock: lock_file,
+        });
+        Ok(Db {
+            default: Tree {
+                core: default,
+                engine: engine.clone(),
+            },
+            engine,
+        })
+    }
+
+    /// Opens (creating if needed) the tree called `name`.
+    pub fn open_tree<V: AsRef<[u8]>>(&self, name: V) -> Result<Tree> {
+        let name = name.as_ref();
+        check_key(name)?;
+        if let Some(core) = read(&self.engine.catalog).by_name.get(name) {
+            return Ok(Tree {
+                core: core.clone(),
+                engine: self.engine.clone(),
+            });
+        }
+        let mut catalog = write(&self.engine.catalog);
+        if let Some(core) = catalog.by_name.get(name) {
+            return Ok(Tree {
+                core: core.clone(),
+                engine: self.engine.clone(),
+            });
+        }
+        let id = catalog.next_id;
+        let next = id
+            .checked_add(1)
+            .ok_or_else(|| Error::Unsupported("too many trees created".into()))?;
+        self.engine.log.append([OpRef::CreateTree { tree: id, name }])?;
+        catalog.next_id = next;
+        let core = Arc::new(TreeCore::new(
+            id,
+            IVec::from(name),
+            self.engine.leaf_max,
+            self.engine.leaf_ids.clone(),
+        ));
+        catalog.by_name.insert(core.name.clone(), core.clone());
+        Ok(Tree {
+            core,
+            engine: self.engine.clone(),
+        })
+    }
+
+    /// Removes the tree called `name` and all its data; `Ok(false)` if there is
+    /// none. Handles to it fail with `Error::CollectionNotFound` afterwards. The
+    /// default tree cannot be dropped.
+    pub fn drop_tree<V: AsRef<[u8]>>(&self, name: V) -> Result<bool> {
+        let name = name.as_ref();
+        if name == DEFAULT_TREE {
+            return Err(Error::Unsupported("the default tree cannot be dropped".into()));
+        }
+        let mut catalog = write(&self.engine.catalog);
+        let Some(core) = catalog.by_name.get(name).cloned() else {
+            return Ok(false);
+        };
+        let log = &self.engine.log;
+        core.reset(true, || log.append([OpRef::DropTree { tree: core.id }]).map(drop))?;
+        catalog.by_name.remove(name);
+        Ok(true)
+    }
+
+    /// Names of all trees, the default tree first.
+    pub fn tree_names(&self) -> Vec<IVec> {
+        let catalog = read(&self.engine.catalog);
+        let mut names = vec![IVec::from(DEFAULT_TREE)];
+        names.extend(catalog.by_name.keys().filter(|n| &***n != DEFAULT_TREE).cloned());
+        names
+    }
+
+    /// A new id, unique for the life of the database — never repeated, even
+    /// after a crash. Ids are reserved in durable blocks, so they are increasing
+    /// but not contiguous across restarts.
+    pub fn generate_id(&self) -> Result<u64> {
+        let mut ids = lock(&self.engine.ids);
+        if ids.next >= ids.reserved {
+            let upto = ids
+                .next
+                .checked_add(ID_BLOCK)
+                .ok_or_else(|| Error::Unsupported("id space exhausted".into()))?;
+            let lsn = self.engine.log.append([OpRef::ReserveIds { upto }])?;
+            self.engine.log.sync_to(lsn + 1)?;
+            ids.reserved = upto;
+        }
+        let id = ids.next;
+        ids.next += 1;
+        Ok(id)
+    }
+
+    /// Whether this open found an existing database (and replayed its log).
+    pub fn was_recovered(&self) -> bool {
+        self.engine.was_recovered
+    }
+
+    /// Bytes the database's files take on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        fn walk(storage: &dyn Storage, dir: &Path, total: &mut u64) -> Result<()> {
+            for name in storage
+                .list_dir(dir)
+                .map_err(|e| Error::io("list directory", dir, e))?
+            {
+                let p = dir.join(&name);
+                if name == WAL_DIR {
+                    walk(storage, &p, total)?;
+                } else {
+                    let f = storage.open(&p, false).map_err(|e| Error::io("open", &p, e))?;
+                    *total += f.len().map_err(|e| Error::io("stat", &p, e))?;
+                }
+            }
+            Ok(())
+        }
+        let mut total = 0;
+        walk(&*self.engine.storage, &self.engine.path, &mut total)?;
+        Ok(total)
+    }
+
+    /// A crc32 over every tree's name, keys and values.
+    pub fn checksum(&self) -> Result<u32> {
+        let mut hasher = crc32fast::Hasher::new();
+        for name in self.tree_names() {
+            hasher.update(&name);
+            hasher.update(&self.open_tree(&name)?.checksum()?.to_le_bytes());
+        }
+        Ok(hasher.finalize())
+    }
+
+    /// Every tree's contents, for [`import`](Db::import) into another database
+    /// (e.g. one of a newer format). Each item is `(kind, name, entries)` with
+    /// kind `b"tree"` and entries `[key, value]`, as in sled — except that this
+    /// returns errors instead of panicking.
+    pub fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>, Export)>> {
+        self.tree_names()
+            .into_iter()
+            .map(|name| {
+                Ok((
+                    b"tree".to_vec(),
+                    name.to_vec(),
+                    Export {
+                        iter: self.open_tree(&name)?.iter(),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Loads what [`export`](Db::export) produced. Writes in batches of 1,000;
+    /// fails (instead of panicking, unlike sled) if a target tree is not empty.
+    ///
+    /// ```
+    /// let old = skiff_engine::Config::new().temporary(true).open()?;
+    /// old.open_tree(b"t")?.insert(b"k", b"v")?;
+    /// let new = skiff_engine::Config::new().temporary(true).open()?;
+    /// new.import(old.export()?)?;
+    /// assert_eq!(new.open_tree(b"t")?.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(old.checksum()?, new.checksum()?);
+    /// # Ok::<(), skiff_engine::Error>(())
+    /// ```
+    pub fn import<I>(&self, export: Vec<(Vec<u8>, Vec<u8>, I)>) -> Result<()>
+    where
+        I: IntoIterator,
+        I::Item: ExportEntry,
+    {
+        for (kind, name, entries) in export {
+            if kind != b"tree" {
+                return Err(Error::Unsupported(format!(
+                    "cannot import a collection of kind {:?}",
+                    String::from_utf8_lossy(&kind)
+                )));
+            }
+            let tree = self.open_tree(&name)?;
+            if !tree.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "import into tree {:?}, which is not empty",
+                    String::from_utf8_lossy(&name)
+                )));
+            }
+            let mut batch = Batch::default();
+            for entry in entries {
+                let (k, v) = entry.into_pair()?;
+                batch.insert(k, v);
+                if batch.len() >= 1000 {
+                    tree.apply_batch(std::mem::take(&mut batch))?;
+                }
+            }
+            tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// An item [`Db::import`] accepts: `[key, value]`, or a `Result` of one as
+/// [`Export`] yields.
+pub trait ExportEntry {
+    /// The key and value, or why there are none.
+    fn into_pair(self) -> Result<(Vec<u8>, Vec<u8>)>;
+}
+
+impl ExportEntry for Vec<Vec<u8>> {
+    fn into_pair(self) -> Result<(Vec<u8>, Vec<u8>)> {
+        let mut it = self.into_iter();
+        match (it.next(), it.next(), it.next()) {
+            (Some(k), Some(v), None) => Ok((k, v)),
+            _ => Err(Error::Unsupported(
+                "an imported entry must be exactly [key, value]".into(),
+            )),
+        }
+    }
+}
+
+impl ExportEntry for Result<Vec<Vec<u8>>> {
+    fn into_pair(self) -> Result<(Vec<u8>, Vec<u8>)> {
+        self?.into_pair()
+    }
+}
+
+/// The entries of one exported tree, as `[key, value]`.
+pub struct Export {
+    iter: crate::Iter,
+}
+
+impl Iterator for Export {
+    type Item = Result<Vec<Vec<u8>>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.iter.next()?.map(|(k, v)| vec![k.to_vec(), v.to_vec()]))
+    }
+}
+
+fn apply_replayed(
+    op: Op,
+    catalog: &mut Catalog,
+    by_id: &mut HashMap<TreeId, Arc<TreeCore>>,
+    ids: &mut IdGen,
+    leaf_max: usize,
+    leaf_ids: &Arc<AtomicU64>,
+) -> Result<()> {
+    let tree = |by_id: &HashMap<TreeId, Arc<TreeCore>>, id: TreeId| {
+        by_id
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::ReportableBug(format!("log refers to unknown tree id {id}")))
+    };
+    match op {
+        Op::Insert { tree: id, key, value } => tree(by_id, id)?.apply_unlogged(&key, Some(&value))?,
+        Op::Remove { tree: id, key } => tree(by_id, id)?.apply_unlogged(&key, None)?,
+        Op::CreateTree { tree: id, name } => {
+            let core = Arc::new(TreeCore::new(id, name.clone(), leaf_max, leaf_ids.clone()));
+            by_id.insert(id, core.clone());
+            catalog.by_name.insert(name, core);
+            catalog.next_id = catalog.next_id.max(id.saturating_add(1));
+        }
+        Op::DropTree { tree: id } => {
+            let core = tree(by_id, id)?;
+            by_id.remove(&id);
+            catalog.by_name.remove(&core.name);
+        }
+        Op::ClearTree { tree: id } => tree(by_id, id)?.reset(false, || Ok(()))?,
+        Op::ReserveIds { upto } => ids.next = ids.next.max(upto),
+    }
+    Ok(())
+}
+
+impl Deref for Db {
+    type Target = Tree;
+    fn deref(&self) -> &Tree {
+        &self.default
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.engine.path).finish()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        drop(lock(&self.flusher).take());
+        // Best effort: a failure here is a lost buffered write, which C2 allows.
+        let _ = self.log.flush();
+        for core in read(&self.catalog).by_name.values() {
+            core.subscribers.close_all();
+        }
+        if self.temporary {
+            let _ = self.storage.remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// The future of `flush_async`: a flush on a helper thread.
+pub(crate) struct FlushFuture {
+    slot: Arc<Mutex<(Option<Result<usize>>, Option<Waker>)>>,
+}
+
+impl FlushFuture {
+    pub(crate) fn spawn(log: Arc<Log>) -> FlushFuture {
+        let slot: Arc<Mutex<(Option<Result<usize>>, Option<Waker>)>> = Arc::new(Mutex::new((None, None)));
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("skiff-flush-async".into())
+            .spawn(move || {
+                let result = log.flush();
+                let mut s = lock(&theirs);
+                s.0 = Some(result);
+                if let Some(w) = s.1.take() {
+                    w.wake();
+                }
+            });
+        if let Err(e) = spawned {
+            lock(&slot).0 = Some(Err(Error::io("spawn flush thread", "", e)));
+        }
+        FlushFuture { slot }
+    }
+}
+
+impl Future for FlushFuture {
+    type Output = Result<usize>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<usize>> {
+        let mut s = lock(&self.slot);
+        match s.0.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The per-tree index: immutable inner nodes mapping each leaf's low key to it.
+//!
+//! Readers pin a crossbeam epoch, load the root and descend by plain references:
+//! no locks, no reference-count traffic. Inner nodes are never modified. A split
+//! or merge (already rare next to writes) takes the structure lock, copies the
+//! path from the changed leaf's parent to the root, and publishes the new root
+//! with one atomic swap; the old root is destroyed once every reader that could
+//! have seen it has unpinned, which drops whatever nodes only it referenced.
+//!
+//! Invariants:
+//! - all leaves are at the same depth; the root is always an inner node;
+//! - `lows[i]` of an inner node equals the low key of child `i` (its leaf's `lo`,
+//!   or an inner child's `lows[0]`), and the root's `lows[0]` is the empty key;
+//! - leaf ranges are contiguous and cover the whole key space;
+//! - only the holder of the structure lock publishes a root.
+//!
+//! This module and `tree`'s use of it are the only places that dereference
+//! epoch-protected pointers.
+
+use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
+
+use crate::leaf::Leaf;
+use crate::sync::{lock, Arc, Mutex, MutexGuard, Ordering};
+use crate::IVec;
+
+/// Most children an inner node holds before it splits.
+const FANOUT: usize = 64;
+
+#[derive(Clone)]
+enum Node {
+    Leaf(Arc<Leaf>),
+    Inner(Arc<Inner>),
+}
+
+#[derive(Clone)]
+struct Inner {
+    lows: Vec<IVec>,
+    children: Vec<Node>,
+}
+
+/// Proof that the caller holds the structure lock.
+pub(crate) struct StructureGuard<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
+
+pub(crate) struct Index {
+    root: Atomic<Inner>,
+    structure: Mutex<()>,
+}
+
+impl Inner {
+    /// Index of the child whose range holds `key`.
+    #[inline]
+    fn child_for(&self, key: &[u8]) -> usize {
+        self.lows.partition_point(|low| &**low <= key).saturating_sub(1)
+    }
+
+    fn from_pairs(pairs: Vec<(IVec, Node)>) -> Inner {
+        let (lows, children) = pairs.into_iter().unzip();
+        Inner { lows, children }
+    }
+
+    /// Splits an overfull node in two; returns one or two `(low, node)` pairs.
+    fn into_pairs(self) -> Vec<(IVec, Node)> {
+        if self.children.len() <= FANOUT {
+            return vec![(self.lows[0].clone(), Node::Inner(Arc::new(self)))];
+        }
+        let mid = self.children.len() / 2;
+        let pairs: Vec<(IVec, Node)> = self.lows.into_iter().zip(self.children).collect();
+        let mut left = pairs;
+        let right = left.split_off(mid);
+        [Inner::from_pairs(left), Inner::from_pairs(right)]
+            .into_iter()
+            .map(|n| (n.lows[0].clone(), Node::Inner(Arc::new(n))))
+            .collect()
+    }
+}
+
+impl Index {
+    pub(crate) fn new(first: Arc<Leaf>) -> Index {
+        let root = Inner {
+            lows: vec![IVec::empty()],
+            children: vec![Node::Leaf(first)],
+        };
+        Index {
+            root: Atomic::new(root),
+            structure: Mutex::new(()),
+        }
+    }
+
+    #[inline]
+    fn root<'g>(&self, guard: &'g Guard) -> &'g Inner {
+        let shared = self.root.load(Ordering::Acquire, guard);
+        // SAFETY: the root is never null (set in `new`, replaced only by `publish`
+        // with another non-null node), and a replaced root is destroyed only through
+        // `defer_destroy`, i.e. after every guard pinned before the swap — including
+        // `guard` — is gone. The reference cannot outlive `guard`.
+        unsafe { shared.deref() }
+    }
+
+    /// The leaf whose range holds `key`, as of the current root.
+    #[inline]
+    pub(crate) fn leaf_for<'g>(&self, key: &[u8], guard: &'g Guard) -> &'g Arc<Leaf> {
+        let mut node = self.root(guard);
+        loop {
+            match &node.children[node.child_for(key)] {
+                Node::Leaf(leaf) => return leaf,
+                Node::Inner(inner) => node = inner,
+            }
+        }
+    }
+
+    /// The leaf with the greatest low key strictly below `key`: the one holding
+    /// the keys just before `key`. `None` when `key` is the empty key.
+    pub(crate) fn leaf_before<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<&'g Arc<Leaf>> {
+        let mut node = self.root(guard);
+        loop {
+            let i = node.lows.partition_point(|low| &**low < key).checked_sub(1)?;
+            match &node.children[i] {
+                Node::Leaf(leaf) => return Some(leaf),
+                Node::Inner(inner) => node = inner,
+            }
+        }
+    }
+
+    /// The leaf holding the greatest keys.
+    pub(crate) fn last_leaf<'g>(&self, guard: &'g Guard) -> &'g Arc<Leaf> {
+        let mut node = self.root(guard);
+        loop {
+            match node.children.last() {
+                Some(Node::Leaf(leaf)) => return leaf,
+                Some(Node::Inner(inner)) => node = inner,
+                None => unreachable!("inner nodes are never empty"),
+            }
+        }
+    }
+
+    /// Every leaf, in key order.
+    pub(crate) fn leaves(&self, guard: &Guard) -> Vec<Arc<Leaf>> {
+        fn walk(node: &Inner, out: &mut Vec<Arc<Leaf>>) {
+            for child in &node.children {
+                match child {
+                    Node::Leaf(leaf) => out.push(leaf.clone()),
+                    Node::Inner(inner) => walk(inner, out),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.root(guard), &mut out);
+        out
+    }
+
+    pub(crate) fn lock_structure(&self) -> StructureGuard<'_> {
+        StructureGuard(lock(&self.structure))
+    }
+
+    fn publish(&self, new_root: Inner, guard: &Guard) {
+        let old = self.root.swap(Owned::new(new_root), Ordering::AcqRel, guard);
+        // SAFETY: `old` was the root and is now unreachable from `self.root`; only
+        // readers pinned before the swap can still hold references to it, and
+        // `defer_destroy` waits for all of them to unpin.
+        unsafe { guard.defer_destroy(old) };
+    }
+
+    /// Inserts `leaf`, whose range starts at `low`, right after the leaf holding
+    /// the keys before `low`. Called with the structure lock held and that leaf's
+    /// lock held, after its `hi` was lowered to `low`.
+    pub(crate) fn insert_leaf(&self, _s: &StructureGuard<'_>, low: IVec, leaf: Arc<Leaf>) {
+        fn insert(node: &Inner, low: &IVec, leaf: &Arc<Leaf>) -> Inner {
+            let mut copy = node.clone();
+            let i = node.child_for(low);
+            match &node.children[i] {
+                Node::Leaf(_) => {
+                    copy.lows.insert(i + 1, low.clone());
+                    copy.children.insert(i + 1, Node::Leaf(leaf.clone()));
+                }
+                Node::Inner(child) => {
+                    let replaced = insert(child, low, leaf).into_pairs();
+                    let (lows, children): (Vec<_>, Vec<_>) = replaced.into_iter().unzip();
+                    copy.lows.splice(i..=i, lows);
+                    copy.children.splice(i..=i, children);
+                }
+            }
+            copy
+        }
+        let guard = epoch::pin();
+        let new = insert(self.root(&guard), &low, &leaf);
+        let pairs = new.into_pairs();
+        let root = if pairs.len() == 1 {
+            match pairs.into_iter().next() {
+                Some((_, Node::Inner(inner))) => Arc::unwrap_or_clone(inner),
+                _ => unreachable!("into_pairs returns inner nodes"),
+            }
+        } else {
+            Inner::from_pairs(pairs)
+        };
+        self.publish(root, &guard);
+    }
+
+    /// Removes the leaf whose range starts at `low` (never the first leaf). Called
+    /// with the structure lock held, after its range was given to its left
+    /// neighbour and it was retired.
+    pub(crate) fn remove_leaf(&self, _s: &StructureGuard<'_>, low: &[u8]) {
+        fn remove(node: &Inner, low: &[u8]) -> Option<Inner> {
+            let mut copy = node.clone();
+            let i = node.child_for(low);
+            match &node.children[i] {
+                Node::Leaf(_) => {
+                    debug_assert_eq!(&*node.lows[i], low);
+                    copy.lows.remove(i);
+                    copy.children.remove(i);
+                }
+                Node::Inner(child) => match remove(child, low) {
+                    Some(new_child) => {
+                        copy.lows[i] = new_child.lows[0].clone();
+                        copy.children[i] = Node::Inner(Arc::new(new_child));
+                    }
+                    None => {
+                        copy.lows.remove(i);
+                        copy.children.remove(i);
+                    }
+                },
+            }
+            (!copy.children.is_empty()).then_some(copy)
+        }
+        let guard = epoch::pin();
+        let Some(mut root) = remove(self.root(&guard), low) else {
+            unreachable!("the first leaf is never removed, so the root never empties");
+        };
+        while root.children.len() == 1 {
+            match &root.children[0] {
+                Node::Inner(only) => {
+                    let mut child = (**only).clone();
+                    child.lows[0] = IVec::empty();
+                    root = child;
+                }
+                Node::Leaf(_) => break,
+            }
+        }
+        root.lows[0] = IVec::empty();
+        self.publish(root, &guard);
+    }
+
+    /// Replaces every leaf with `leaf` (for `clear` and `drop_tree`).
+    pub(crate) fn reset(&self, _s: &StructureGuard<'_>, leaf: Arc<Leaf>) {
+        let guard = epoch::pin();
+        self.publish(
+            Inner {
+                lows: vec![IVec::empty()],
+                children: vec![Node::Leaf(leaf)],
+            },
+            &guard,
+        );
+    }
+
+    /// Height of the tree of inner nodes (for tests).
+    #[cfg(test)]
+    fn depth(&self) -> usize {
+        let guard = epoch::pin();
+        let mut node = self.root(&guard);
+        let mut depth = 1;
+        while let Node::Inner(inner) = &node.children[0] {
+            node = inner;
+            depth += 1;
+        }
+        depth
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self` means no reader can be traversing this index, so the
+        // root can be destroyed now; `unprotected` is sound without concurrency.
+        unsafe {
+            let guard = epoch::unprotected();
+            let root: Shared<'_, Inner> = self.root.load(Ordering::Relaxed, guard);
+            drop(root.into_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn key(i: u32) -> IVec {
+        IVec::from(i.to_be_bytes())
+    }
+
+    fn leaf(id: u64, lo: IVec) -> Arc<Leaf> {
+        Arc::new(Leaf::new(id, lo, None, Vec::new()))
+    }
+
+    #[test]
+    fn finds_leaves_through_splits_and_removals() {
+        let index = Index::new(leaf(0, IVec::empty()));
+        let mut model: BTreeMap<IVec, u64> = BTreeMap::new();
+        model.insert(IVec::empty(), 0);
+        // Insert leaves in a scrambled order so inserts hit every position.
+        for n in 1..5000u32 {
+            let low = key((n * 7919) % 100_000 + 1);
+            if model.contains_key(&low) {
+                continue;
+            }
+            let s = index.lock_structure();
+            index.insert_leaf(&s, low.clone(), leaf(u64::from(n), low.clone()));
+            model.insert(low, u64::from(n));
+        }
+        assert!(index.depth() >= 3, "depth {}", index.depth());
+        let check = |index: &Index, model: &BTreeMap<IVec, u64>| {
+            let guard = epoch::pin();
+            for probe in (0..100_010u32).step_by(97) {
+                let k = key(probe);
+                let expect = model.range(..=k.clone()).next_back().unwrap().1;
+                assert_eq!(index.leaf_for(&k, &guard).id, *expect);
+                let before = model.range(..k.clone()).next_back().map(|(_, id)| *id);
+                assert_eq!(index.leaf_before(&k, &guard).map(|l| l.id), before);
+            }
+            let ids: Vec<u64> = index.leaves(&guard).iter().map(|l| l.id).collect();
+            assert_eq!(ids, model.values().copied().collect::<Vec<_>>());
+        };
+        check(&index, &model);
+        let lows: Vec<IVec> = model.keys().skip(1).cloned().collect();
+        for (i, low) in lows.iter().enumerate() {
+            if i % 3 != 0 {
+                let s = index.lock_structure();
+                index.remove_leaf(&s, low);
+                model.remove(low);
+            }
+        }
+        check(&index, &model);
+        for low in model.keys().skip(1).cloned().collect::<Vec<_>>() {
+            let s = index.lock_structure();
+            index.remove_leaf(&s, &low);
+            model.remove(&low);
+        }
+        check(&index, &model);
+        assert_eq!(index.depth(), 1);
+    }
+
+    #[test]
+    fn concurrent_readers_during_restructuring() {
+        let index = Arc::new(Index::new(leaf(0, IVec::empty())));
+        let stop = Arc::new(crate::sync::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let index = index.clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let guard = epoch::pin();
+                        let l = index.leaf_for(&key((n % 3000) as u32), &guard);
+                        assert!(&*crate::sync::read(&l.state).lo <= &key((n % 3000) as u32)[..]);
+                        n += 1;
+                    }
+                })
+            })
+            .collect();
+        for round in 0..3 {
+            for n in 1..2000u32 {
+                let s = index.lock_structure();
+                index.insert_leaf(&s, key(n), leaf(u64::from(n), key(n)));
+            }
+            for n in 1..2000u32 {
+                if (n + round) % 2 == 0 {
+                    let s = index.lock_structure();
+                    index.remove_leaf(&s, &key(n));
+                }
+            }
+            let s = index.lock_structure();
+            index.reset(&s, leaf(0, IVec::empty()));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Leaves: sorted runs of keys and values covering one key range.
+//!
+//! A leaf owns the half-open key range `[lo, hi)` (`hi = None` is unbounded) and
+//! the entries in it, sorted by key. Each leaf has its own lock; a writer holds it
+//! while it appends its change to the log and applies it, so the log order of the
+//! changes to one key is their apply order.
+//!
+//! Invariants, under the leaf's lock:
+//! - every entry's key is in `[lo, hi)`, and entries are strictly increasing;
+//! - `bytes` is the sum of `entry_size` over the entries;
+//! - a `retired` leaf is empty and no longer reachable from the index; anyone who
+//!   finds one (or finds that the key they want is outside `[lo, hi)`) retries from
+//!   the index root, which by then has been republished.
+//!
+//! A leaf's `id` is stable for its lifetime; the page store persists leaves by id.
+
+use crate::sync::RwLock;
+use crate::IVec;
+
+/// Bookkeeping bytes charged per entry on top of key and value lengths.
+pub(crate) const ENTRY_OVERHEAD: usize = 2 * std::mem::size_of::<IVec>();
+
+/// The size a leaf is charged for one entry.
+pub(crate) fn entry_size(key: &[u8], value: &[u8]) -> usize {
+    key.len() + value.len() + ENTRY_OVERHEAD
+}
+
+/// A leaf and its lock.
+pub(crate) struct Leaf {
+    /// Stable identity; the page store keys persisted leaves by it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub id: u64,
+    pub state: RwLock<LeafState>,
+}
+
+/// The lock-protected part of a leaf.
+pub(crate) struct LeafState {
+    pub lo: IVec,
+    pub hi: Option<IVec>,
+    pub retired: bool,
+    pub entries: Vec<(IVec, IVec)>,
+    pub bytes: usize,
+}
+
+impl Leaf {
+    pub(crate) fn new(id: u64, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>) -> Leaf {
+        let bytes = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
+        Leaf {
+            id,
+            state: RwLock::new(LeafState {
+                lo,
+                hi,
+                retired: false,
+                entries,
+                bytes,
+            }),
+        }
+    }
+}
+
+impl LeafState {
+    /// Whether this leaf is live and its range holds `key`.
+    #[inline]
+    pub(crate) fn covers(&self, key: &[u8]) -> bool {
+        !self.retired && &*self.lo <= key && self.hi.as_deref().is_none_or(|hi| key < hi)
+    }
+
+    #[inline]
+    pub(crate) fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&IVec> {
+        self.search(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// Sets `key` to `value`, returning the previous value.
+    pub(crate) fn insert(&mut self, key: IVec, value: IVec) -> Option<IVec> {
+        debug_assert!(self.covers(&key));
+        match self.search(&key) {
+            Ok(i) => {
+                self.bytes = self.bytes + value.len() - self.entries[i].1.len();
+                Some(std::mem::replace(&mut self.entries[i].1, value))
+            }
+            Err(i) => {
+                self.bytes += entry_size(&key, &value);
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<IVec> {
+        let i = self.search(key).ok()?;
+        let (k, v) = self.entries.remove(i);
+        self.bytes -= entry_size(&k, &v);
+        Some(v)
+    }
+
+    /// Applies a write: `Some(value)` sets, `None` removes. Returns the old value.
+    pub(crate) fn apply(&mut self, key: &IVec, value: Option<&IVec>) -> Option<IVec> {
+        match value {
+            Some(v) => self.insert(key.clone(), v.clone()),
+            None => self.remove(key),
+        }
+    }
+
+    /// Cuts the entries into pieces of at most about `target` bytes (each piece has
+    /// at least one entry). Keeps the first piece and returns the others with their
+    /// low keys, in key order; the caller turns them into new leaves.
+    pub(crate) fn split(&mut self, target: usize) -> Vec<(IVec, Vec<(IVec, IVec)>)> {
+        let mut cuts = Vec::new();
+        let mut acc = 0;
+        for (i, (k, v)) in self.entries.iter().enumerate() {
+            let size = entry_size(k, v);
+            if i > 0 && acc + size > target {
+                cuts.push(i);
+                acc = 0;
+            }
+            acc += size;
+        }
+        let mut pieces = Vec::with_capacity(cuts.len());
+        for &cut in cuts.iter().rev() {
+            let tail = self.entries.split_off(cut);
+            pieces.push((tail[0].0.clone(), tail));
+        }
+        pieces.reverse();
+        self.bytes = self.entries.iter().map(|(k, v)| entry_size(k, v)).sum();
+        if let Some((low, _)) = pieces.first() {
+            self.hi = Some(low.clone());
+        }
+        pieces
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf_with(n: usize) -> LeafState {
+        let entries = (0..n)
+            .map(|i| (IVec::from(format!("k{i:04}")), IVec::from(vec![0u8; 10])))
+            .collect();
+        let leaf = Leaf::new(1, IVec::empty(), None, entries);
+        leaf.state.into_inner().unwrap()
+    }
+
+    #[test]
+    fn insert_remove_keep_order_and_bytes() {
+        let mut s = leaf_with(0);
+        assert_eq!(s.insert(IVec::from("b"), IVec::from("1")), None);
+        assert_eq!(s.insert(IVec::from("a"), IVec::from("22")), None);
+        assert_eq!(
+            s.insert(IVec::from("b"), IVec::from("333")),
+            Some(IVec::from("1"))
+        );
+        assert_eq!(
+            s.entries.iter().map(|(k, _)| k.to_vec()).collect::<Vec<_>>(),
+            vec![b"a".to_vec(), b"b".to_vec()]
+        );
+        assert_eq!(s.bytes, entry_size(b"a", b"22") + entry_size(b"b", b"333"));
+        assert_eq!(s.remove(b"a"), Some(IVec::from("22")));
+        assert_eq!(s.remove(b"a"), None);
+        assert_eq!(s.bytes, entry_size(b"b", b"333"));
+    }
+
+    #[test]
+    fn split_makes_contiguous_pieces() {
+        let mut s = leaf_with(100);
+        let total = s.bytes;
+        let pieces = s.split(total / 5);
+        assert!(pieces.len() >= 4, "{} pieces", pieces.len());
+        assert_eq!(s.hi.as_ref(), Some(&pieces[0].0));
+        let mut all: Vec<_> = s.entries.clone();
+        for (low, entries) in &pieces {
+            assert_eq!(low, &entries[0].0);
+            all.extend(entries.iter().cloned());
+        }
+        assert_eq!(all, leaf_with(100).entries);
+        assert!(s.bytes <= total / 5);
+    }
+
+    #[test]
+    fn covers_respects_bounds_and_retirement() {
+        let mut s = leaf_with(0);
+        s.lo = IVec::from("b");
+        s.hi = Some(IVec::from("d"));
+        assert!(!s.covers(b"a"));
+        assert!(s.covers(b"b"));
+        assert!(s.covers(b"c"));
+        assert!(!s.covers(b"d"));
+        s.retired = true;
+        assert!(!s.covers(b"c"));
+    }
+}

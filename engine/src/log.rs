@@ -1,0 +1,302 @@
+//! The write-ahead log writer: append, group flush, file rolling, poisoning.
+//!
+//! Appending encodes a record into an in-memory buffer under a short mutex and
+//! hands out the next LSN. Bytes reach the file when the buffer grows past
+//! [`WRITE_THRESHOLD`], when the background flusher runs, or when someone calls
+//! `flush`. Flushing is group commit: the first caller takes the I/O mutex,
+//! writes everything buffered and fsyncs once; callers queued behind it find
+//! their records already durable and return without another fsync.
+//!
+//! Files are `wal/<seq>.log`, each a header and then records. A file is fsynced
+//! before the next one is created, and the directory is fsynced after creating
+//! one, so only the newest file can have a torn tail.
+//!
+//! Invariant: after a failed write or fsync the log is poisoned and every later
+//! append fails with `Error::Poisoned`; nothing unsynced is ever reported durable.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::io::{Storage, StorageFile};
+use crate::record::{self, OpRef};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
+use crate::{Error, Result, MAX_BATCH_BYTES};
+
+/// Buffered bytes that make an appender write them out (without fsync).
+const WRITE_THRESHOLD: usize = 1 << 20;
+
+/// Name of the log file with sequence number `seq`.
+pub(crate) fn file_name(seq: u64) -> String {
+    format!("{seq:020}.log")
+}
+
+/// Parses a log file name back into its sequence number.
+pub(crate) fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Where appending resumes after recovery.
+pub(crate) struct Tail {
+    pub seq: u64,
+    pub len: u64,
+    pub next_lsn: u64,
+}
+
+struct Pending {
+    bytes: Vec<u8>,
+    next_lsn: u64,
+}
+
+struct Io {
+    file: Box<dyn StorageFile>,
+    path: PathBuf,
+    seq: u64,
+    len: u64,
+    /// Every record with a smaller LSN is in a file.
+    written_lsn: u64,
+    spare: Vec<u8>,
+}
+
+pub(crate) struct Log {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    file_limit: u64,
+    pending: Mutex<Pending>,
+    io: Mutex<Io>,
+    /// Every record with a smaller LSN has been fsynced.
+    durable_lsn: AtomicU64,
+    poisoned: AtomicBool,
+    poison_cause: Mutex<Option<String>>,
+}
+
+impl Log {
+    /// Opens the log for appending at `tail`, which recovery has validated.
+    pub(crate) fn open(storage: Arc<dyn Storage>, dir: &Path, file_limit: u64, tail: Tail) -> Result<Log> {
+        let path = dir.join(file_name(tail.seq));
+        let file = storage
+            .open(&path, false)
+            .map_err(|e| Error::io("open log file", &path, e))?;
+        Ok(Log {
+            storage,
+            dir: dir.to_path_buf(),
+            file_limit,
+            pending: Mutex::new(Pending {
+                bytes: Vec::with_capacity(64 * 1024),
+                next_lsn: tail.next_lsn,
+            }),
+            io: Mutex::new(Io {
+                file,
+                path,
+                seq: tail.seq,
+                len: tail.len,
+                written_lsn: tail.next_lsn,
+                spare: Vec::new(),
+            }),
+            durable_lsn: AtomicU64::new(tail.next_lsn),
+            poisoned: AtomicBool::new(false),
+            poison_cause: Mutex::new(None),
+        })
+    }
+
+    /// Creates the first log file of a new database.
+    pub(crate) fn create_first_file(storage: &dyn Storage, dir: &Path) -> Result<Tail> {
+        create_file(storage, dir, 1)?;
+        Ok(Tail {
+            seq: 1,
+            len: record::FILE_HEADER_LEN as u64,
+            next_lsn: 1,
+        })
+    }
+
+    /// Fails if an earlier I/O error poisoned the log.
+    pub(crate) fn check_poison(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            let cause = lock(&self.poison_cause).clone().unwrap_or_default();
+            return Err(Error::Poisoned { cause });
+        }
+        Ok(())
+    }
+
+    fn poison(&self, err: &Error) {
+        let mut cause = lock(&self.poison_cause);
+        if cause.is_none() {
+            *cause = Some(err.to_string());
+        }
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    /// Appends one record holding `ops` and returns its LSN. The record is
+    /// durable only after a later `flush` (or the background flusher).
+    pub(crate) fn append<'a, I>(&self, ops: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = OpRef<'a>>,
+        I::IntoIter: Clone,
+    {
+        let ops = ops.into_iter();
+        let size: usize = ops.clone().map(|op| record::op_len(&op)).sum();
+        if size > MAX_BATCH_BYTES {
+            return Err(Error::BatchTooLarge {
+                len: size,
+                max: MAX_BATCH_BYTES,
+            });
+        }
+        self.check_poison()?;
+        let mut p = lock(&self.pending);
+        let lsn = p.next_lsn;
+        p.next_lsn += 1;
+        record::encode(&mut p.bytes, lsn, self.durable_lsn.load(Ordering::Acquire), ops);
+        let full = p.bytes.len() >= WRITE_THRESHOLD;
+        drop(p);
+        if full {
+            self.write_out(None)?;
+        }
+        Ok(lsn)
+    }
+
+    /// The LSN the next append will get.
+    pub(crate) fn next_lsn(&self) -> u64 {
+        lock(&self.pending).next_lsn
+    }
+
+    /// Makes every record appended before this call durable. Returns the bytes
+    /// this call wrote (0 if another flush already covered them).
+    pub(crate) fn flush(&self) -> Result<usize> {
+        let target = self.next_lsn();
+        self.sync_to(target)
+    }
+
+    /// Makes every record with an LSN below `target` durable.
+    pub(crate) fn sync_to(&self, target: u64) -> Result<usize> {
+        if self.durable_lsn.load(Ordering::Acquire) >= target {
+            return Ok(0);
+        }
+        self.write_out(Some(target))
+    }
+
+    /// Writes buffered records to the file; with `Some(target)`, also fsyncs
+    /// unless another flush already made `target` durable.
+    fn write_out(&self, sync_target: Option<u64>) -> Result<usize> {
+        let mut io = lock(&self.io);
+        if let Some(target) = sync_target {
+            if self.durable_lsn.load(Ordering::Acquire) >= target {
+                return Ok(0);
+            }
+        }
+        self.check_poison()?;
+        let io = &mut *io;
+        let end_lsn = {
+            let mut p = lock(&self.pending);
+            std::mem::swap(&mut p.bytes, &mut io.spare);
+            p.next_lsn
+        };
+        let written = io.spare.len();
+        if written > 0 {
+            if io.len >= self.file_limit {
+                self.roll(io).inspect_err(|e| self.poison(e))?;
+            }
+            let res = io.file.write_all_at(&io.spare, io.len);
+            io.spare.clear();
+            res.map_err(|e| Error::io("write log", &io.path, e))
+                .inspect_err(|e| self.poison(e))?;
+            io.len += written as u64;
+            io.written_lsn = end_lsn;
+        }
+        if sync_target.is_some() && self.durable_lsn.load(Ordering::Acquire) < io.written_lsn {
+            io.file
+                .sync()
+                .map_err(|e| Error::io("fsync log", &io.path, e))
+                .inspect_err(|e| self.poison(e))?;
+            self.durable_lsn.store(io.written_lsn, Ordering::Release);
+        }
+        Ok(written)
+    }
+
+    /// Seals the current file (fsync) and starts the next one.
+    fn roll(&self, io: &mut Io) -> Result<()> {
+        io.file.sync().map_err(|e| Error::io("fsync log", &io.path, e))?;
+        self.durable_lsn.store(io.written_lsn, Ordering::Release);
+        let seq = io.seq + 1;
+        let (file, path) = create_file(&*self.storage, &self.dir, seq)?;
+        io.file = file;
+        io.path = path;
+        io.seq = seq;
+        io.len = record::FILE_HEADER_LEN as u64;
+        Ok(())
+    }
+}
+
+/// Creates log file `seq` with its header, durably (file and directory fsynced).
+fn create_file(storage: &dyn Storage, dir: &Path, seq: u64) -> Result<(Box<dyn StorageFile>, PathBuf)> {
+    let path = dir.join(file_name(seq));
+    let file = storage
+        .open(&path, true)
+        .map_err(|e| Error::io("create log file", &path, e))?;
+    file.write_all_at(&record::encode_file_header(seq), 0)
+        .map_err(|e| Error::io("write log header", &path, e))?;
+    file.sync().map_err(|e| Error::io("fsync log", &path, e))?;
+    storage
+        .sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    Ok((file, path))
+}
+
+/// The background flusher: fsyncs the log every `every` until stopped.
+pub(crate) struct Flusher {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    pub(crate) fn start(log: Arc<Log>, every: Duration) -> Flusher {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("skiff-flusher".into())
+            .spawn(move || {
+                let (stopped, cv) = &*signal;
+                let mut guard = lock(stopped);
+                while !*guard {
+                    guard = cv.wait_timeout(guard, every).unwrap_or_else(|e| e.into_inner()).0;
+                    if *guard {
+                        break;
+                    }
+                    drop(guard);
+                    // An error poisons the log; writers will report it.
+                    let _ = log.flush();
+                    guard = lock(stopped);
+                }
+            })
+            .expect("spawning the flusher thread");
+        Flusher {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        *lock(&self.stop.0) = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip() {
+        assert_eq!(parse_file_name(&file_name(42)), Some(42));
+        assert_eq!(parse_file_name("42.log"), None);
+        assert_eq!(parse_file_name("0000000000000000004x.log"), None);
+        assert_eq!(parse_file_name(&file_name(u64::MAX)), Some(u64::MAX));
+    }
+}

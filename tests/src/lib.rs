@@ -1,0 +1,1 @@
+//! Shared helpers for Skiff's integration tests.
