@@ -374,7 +374,7 @@ impl Db {
     /// (e.g. one of a newer format). Each item is `(kind, name, entries)` with
     /// kind `b"tree"` and entries `[key, value]`, as in sled — except that this
     /// returns errors instead of panicking.
-    pub fn export(&self) -> Result<Vec<(Vec<u8>, Vec<u8>, Export)>> {
+    pub fn export(&self) -> Result<Vec<ExportedTree>> {
         self.tree_names()
             .into_iter()
             .map(|name| {
@@ -433,6 +433,9 @@ impl Db {
         Ok(())
     }
 }
+
+/// One exported tree: `(kind, name, entries)`.
+pub type ExportedTree = (Vec<u8>, Vec<u8>, Export);
 
 /// An item [`Db::import`] accepts: `[key, value]`, or a `Result` of one as
 /// [`Export`] yields.
@@ -533,13 +536,15 @@ impl Drop for Engine {
 }
 
 /// The future of `flush_async`: a flush on a helper thread.
+type FlushSlot = Arc<Mutex<(Option<Result<usize>>, Option<Waker>)>>;
+
 pub(crate) struct FlushFuture {
-    slot: Arc<Mutex<(Option<Result<usize>>, Option<Waker>)>>,
+    slot: FlushSlot,
 }
 
 impl FlushFuture {
     pub(crate) fn spawn(log: Arc<Log>) -> FlushFuture {
-        let slot: Arc<Mutex<(Option<Result<usize>>, Option<Waker>)>> = Arc::new(Mutex::new((None, None)));
+        let slot: FlushSlot = Arc::new(Mutex::new((None, None)));
         let theirs = slot.clone();
         let spawned = std::thread::Builder::new()
             .name("skiff-flush-async".into())

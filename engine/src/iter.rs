@@ -113,9 +113,7 @@ impl Iter {
             let valid = !state.retired
                 && match &self.back {
                     Bound::Included(k) => state.covers(k),
-                    Bound::Excluded(k) => {
-                        &*state.lo < &**k && state.hi.as_deref().is_none_or(|hi| &**k <= hi)
-                    }
+                    Bound::Excluded(k) => state.lo < *k && state.hi.as_ref().is_none_or(|hi| k <= hi),
                     Bound::Unbounded => state.hi.is_none(),
                 };
             if !valid {

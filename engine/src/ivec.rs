@@ -40,8 +40,8 @@ impl IVec {
         if bytes.len() <= INLINE_CAP {
             let mut buf = [0u8; INLINE_CAP];
             buf[..bytes.len()].copy_from_slice(bytes);
-            // The length fits: it is at most INLINE_CAP.
-            IVec(Repr::Inline(bytes.len() as u8, buf))
+            let len = u8::try_from(bytes.len()).expect("at most INLINE_CAP");
+            IVec(Repr::Inline(len, buf))
         } else {
             IVec(Repr::Shared(Arc::from(bytes)))
         }
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn inline_and_shared_compare_by_content() {
         for len in [0, 1, INLINE_CAP - 1, INLINE_CAP, INLINE_CAP + 1, 300] {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let bytes: Vec<u8> = (0..len).map(|i| u8::try_from(i * 7 % 256).unwrap()).collect();
             let a = IVec::from(&bytes[..]);
             let b = IVec::from(bytes.clone());
             assert_eq!(a, b);
@@ -244,8 +244,8 @@ mod tests {
             assert_eq!(a.cmp(&b), Ordering::Equal);
             assert_eq!(a, bytes);
         }
-        assert!(IVec::from(b"a") < IVec::from(vec![b'b'; 40]));
-        assert!(IVec::from(vec![b'a'; 40]) < IVec::from(b"b"));
+        assert_eq!(IVec::from(b"a").cmp(&IVec::from(vec![b'b'; 40])), Ordering::Less);
+        assert_eq!(IVec::from(vec![b'a'; 40]).cmp(&IVec::from(b"b")), Ordering::Less);
         assert_eq!(std::mem::size_of::<IVec>(), 24);
     }
 

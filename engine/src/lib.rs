@@ -40,7 +40,7 @@ mod tree;
 
 pub use batch::Batch;
 pub use config::{open, Config, Mode};
-pub use db::{Db, Export, ExportEntry};
+pub use db::{Db, Export, ExportEntry, ExportedTree};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use ivec::IVec;

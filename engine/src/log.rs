@@ -69,6 +69,8 @@ pub(crate) struct Log {
     io: Mutex<Io>,
     /// Every record with a smaller LSN has been fsynced.
     durable_lsn: AtomicU64,
+    /// Set when the buffer passed `WRITE_THRESHOLD`; cleared by `write_out`.
+    write_due: AtomicBool,
     poisoned: AtomicBool,
     poison_cause: Mutex<Option<String>>,
 }
@@ -97,6 +99,7 @@ impl Log {
                 spare: Vec::new(),
             }),
             durable_lsn: AtomicU64::new(tail.next_lsn),
+            write_due: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
         })
@@ -130,7 +133,9 @@ impl Log {
     }
 
     /// Appends one record holding `ops` and returns its LSN. The record is
-    /// durable only after a later `flush` (or the background flusher).
+    /// durable only after a later `flush` (or the background flusher). Callers
+    /// hold leaf locks here, so this never does I/O; they call `write_behind`
+    /// once they have released them.
     pub(crate) fn append<'a, I>(&self, ops: I) -> Result<u64>
     where
         I: IntoIterator<Item = OpRef<'a>>,
@@ -149,12 +154,20 @@ impl Log {
         let lsn = p.next_lsn;
         p.next_lsn += 1;
         record::encode(&mut p.bytes, lsn, self.durable_lsn.load(Ordering::Acquire), ops);
-        let full = p.bytes.len() >= WRITE_THRESHOLD;
-        drop(p);
-        if full {
-            self.write_out(None)?;
+        if p.bytes.len() >= WRITE_THRESHOLD {
+            self.write_due.store(true, Ordering::Relaxed);
         }
         Ok(lsn)
+    }
+
+    /// Writes the buffer out (without fsync) if it has grown large, so memory
+    /// stays bounded between flushes. Called with no leaf lock held.
+    #[inline]
+    pub(crate) fn write_behind(&self) -> Result<()> {
+        if self.write_due.load(Ordering::Relaxed) {
+            self.write_out(None)?;
+        }
+        Ok(())
     }
 
     /// The LSN the next append will get.
@@ -190,6 +203,7 @@ impl Log {
         let io = &mut *io;
         let end_lsn = {
             let mut p = lock(&self.pending);
+            self.write_due.store(false, Ordering::Relaxed);
             std::mem::swap(&mut p.bytes, &mut io.spare);
             p.next_lsn
         };

@@ -399,7 +399,7 @@ mod tests {
 
     fn encoded(lsn: u64, ops: &[Op]) -> Vec<u8> {
         let mut buf = Vec::new();
-        encode(&mut buf, lsn, lsn / 2, ops.iter().map(Op::as_ref));
+        encode(&mut buf, lsn, lsn.saturating_sub(1), ops.iter().map(Op::as_ref));
         buf
     }
 
@@ -418,7 +418,7 @@ mod tests {
                 rec,
                 Record {
                     lsn: case + 1,
-                    durable_lsn: (case + 1) / 2,
+                    durable_lsn: case,
                     ops
                 }
             );

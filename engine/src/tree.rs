@@ -118,6 +118,7 @@ impl Tree {
         let bytes = state.bytes;
         drop(state);
         self.core.rebalance(&key, bytes, new.is_none());
+        self.engine.log.write_behind()?;
         Ok(r)
     }
 
@@ -289,7 +290,7 @@ impl Tree {
         for ((lo, bytes), removed) in sizes.into_iter().zip(removed) {
             self.core.rebalance(&lo, bytes, removed);
         }
-        Ok(())
+        self.engine.log.write_behind()
     }
 
     /// Iterates over every key and value in order; double-ended.
