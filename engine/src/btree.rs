@@ -190,11 +190,7 @@ impl TreeCore {
         if !fits && !a.entries.is_empty() && !b.entries.is_empty() {
             return;
         }
-        let moved = std::mem::take(&mut b.entries);
-        a.entries.extend(moved);
-        a.bytes += std::mem::take(&mut b.bytes);
-        a.hi = b.hi.take();
-        b.retired = true;
+        a.absorb(&mut b);
         self.index.remove_leaf(&s, &b.lo);
     }
 
@@ -211,9 +207,7 @@ impl TreeCore {
             self.dropped.store(true, Ordering::Release);
         }
         for state in &mut states {
-            state.entries = Vec::new();
-            state.bytes = 0;
-            state.retired = true;
+            state.retire();
         }
         let fresh = self.new_leaf(IVec::empty(), None, Vec::new());
         if dropping {

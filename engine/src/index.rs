@@ -35,6 +35,9 @@ enum Node {
 #[derive(Clone)]
 struct Inner {
     lows: Vec<IVec>,
+    /// `IVec::prefix` of each low key, so a search touches few cache lines.
+    /// Recomputed by `sealed` whenever `lows` changes.
+    prefixes: Vec<u64>,
     children: Vec<Node>,
 }
 
@@ -47,15 +50,45 @@ pub(crate) struct Index {
 }
 
 impl Inner {
+    fn new(lows: Vec<IVec>, children: Vec<Node>) -> Inner {
+        Inner {
+            lows,
+            prefixes: Vec::new(),
+            children,
+        }
+        .sealed()
+    }
+
+    /// Brings `prefixes` in step with `lows` after an edit.
+    fn sealed(mut self) -> Inner {
+        self.prefixes = self.lows.iter().map(|l| IVec::prefix(l)).collect();
+        self
+    }
+
+    /// Number of low keys `<= key` (or `< key` with `strict`).
+    #[inline]
+    fn count_below(&self, key: &[u8], strict: bool) -> usize {
+        let p = IVec::prefix(key);
+        let end = self.prefixes.partition_point(|&q| q <= p);
+        let start = self.prefixes[..end].partition_point(|&q| q < p);
+        let within = &self.lows[start..end];
+        start
+            + if strict {
+                within.partition_point(|l| &**l < key)
+            } else {
+                within.partition_point(|l| &**l <= key)
+            }
+    }
+
     /// Index of the child whose range holds `key`.
     #[inline]
     fn child_for(&self, key: &[u8]) -> usize {
-        self.lows.partition_point(|low| &**low <= key).saturating_sub(1)
+        self.count_below(key, false).saturating_sub(1)
     }
 
     fn from_pairs(pairs: Vec<(IVec, Node)>) -> Inner {
         let (lows, children) = pairs.into_iter().unzip();
-        Inner { lows, children }
+        Inner::new(lows, children)
     }
 
     /// Splits an overfull node in two; returns one or two `(low, node)` pairs.
@@ -76,10 +109,7 @@ impl Inner {
 
 impl Index {
     pub(crate) fn new(first: Arc<Leaf>) -> Index {
-        let root = Inner {
-            lows: vec![IVec::empty()],
-            children: vec![Node::Leaf(first)],
-        };
+        let root = Inner::new(vec![IVec::empty()], vec![Node::Leaf(first)]);
         Index {
             root: Atomic::new(root),
             structure: Mutex::new(()),
@@ -113,7 +143,7 @@ impl Index {
     pub(crate) fn leaf_before<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<&'g Arc<Leaf>> {
         let mut node = self.root(guard);
         loop {
-            let i = node.lows.partition_point(|low| &**low < key).checked_sub(1)?;
+            let i = node.count_below(key, true).checked_sub(1)?;
             match &node.children[i] {
                 Node::Leaf(leaf) => return Some(leaf),
                 Node::Inner(inner) => node = inner,
@@ -179,7 +209,7 @@ impl Index {
                     copy.children.splice(i..=i, children);
                 }
             }
-            copy
+            copy.sealed()
         }
         let guard = epoch::pin();
         let new = insert(self.root(&guard), &low, &leaf);
@@ -219,7 +249,7 @@ impl Index {
                     }
                 },
             }
-            (!copy.children.is_empty()).then_some(copy)
+            (!copy.children.is_empty()).then(|| copy.sealed())
         }
         let guard = epoch::pin();
         let Some(mut root) = remove(self.root(&guard), low) else {
@@ -236,19 +266,13 @@ impl Index {
             }
         }
         root.lows[0] = IVec::empty();
-        self.publish(root, &guard);
+        self.publish(root.sealed(), &guard);
     }
 
     /// Replaces every leaf with `leaf` (for `clear` and `drop_tree`).
     pub(crate) fn reset(&self, _s: &StructureGuard<'_>, leaf: Arc<Leaf>) {
         let guard = epoch::pin();
-        self.publish(
-            Inner {
-                lows: vec![IVec::empty()],
-                children: vec![Node::Leaf(leaf)],
-            },
-            &guard,
-        );
+        self.publish(Inner::new(vec![IVec::empty()], vec![Node::Leaf(leaf)]), &guard);
     }
 
     /// Height of the tree of inner nodes (for tests).

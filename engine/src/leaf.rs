@@ -38,13 +38,19 @@ pub(crate) struct LeafState {
     pub lo: IVec,
     pub hi: Option<IVec>,
     pub retired: bool,
+    /// Sorted entries; change them only through the methods below, which keep
+    /// `prefixes` and `bytes` in step.
     pub entries: Vec<(IVec, IVec)>,
+    /// `IVec::prefix` of each entry's key: a binary search touches these few
+    /// cache lines instead of every entry it probes.
+    prefixes: Vec<u64>,
     pub bytes: usize,
 }
 
 impl Leaf {
     pub(crate) fn new(id: u64, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>) -> Leaf {
         let bytes = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
+        let prefixes = entries.iter().map(|(k, _)| IVec::prefix(k)).collect();
         Leaf {
             id,
             state: RwLock::new(LeafState {
@@ -52,6 +58,7 @@ impl Leaf {
                 hi,
                 retired: false,
                 entries,
+                prefixes,
                 bytes,
             }),
         }
@@ -67,7 +74,13 @@ impl LeafState {
 
     #[inline]
     pub(crate) fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+        let p = IVec::prefix(key);
+        let end = self.prefixes.partition_point(|&q| q <= p);
+        let start = self.prefixes[..end].partition_point(|&q| q < p);
+        match self.entries[start..end].binary_search_by(|(k, _)| (**k).cmp(key)) {
+            Ok(i) => Ok(start + i),
+            Err(i) => Err(start + i),
+        }
     }
 
     #[inline]
@@ -85,6 +98,7 @@ impl LeafState {
             }
             Err(i) => {
                 self.bytes += entry_size(&key, &value);
+                self.prefixes.insert(i, IVec::prefix(&key));
                 self.entries.insert(i, (key, value));
                 None
             }
@@ -94,6 +108,7 @@ impl LeafState {
     /// Removes `key`, returning its value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<IVec> {
         let i = self.search(key).ok()?;
+        self.prefixes.remove(i);
         let (k, v) = self.entries.remove(i);
         self.bytes -= entry_size(&k, &v);
         Some(v)
@@ -105,6 +120,24 @@ impl LeafState {
             Some(v) => self.insert(key.clone(), v.clone()),
             None => self.remove(key),
         }
+    }
+
+    /// Moves every entry of `right`, the next leaf, into this one, and takes over
+    /// its upper bound; `right` is left empty and retired.
+    pub(crate) fn absorb(&mut self, right: &mut LeafState) {
+        self.entries.append(&mut right.entries);
+        self.prefixes.append(&mut right.prefixes);
+        self.bytes += std::mem::take(&mut right.bytes);
+        self.hi = right.hi.take();
+        right.retired = true;
+    }
+
+    /// Drops every entry and retires the leaf.
+    pub(crate) fn retire(&mut self) {
+        self.entries = Vec::new();
+        self.prefixes = Vec::new();
+        self.bytes = 0;
+        self.retired = true;
     }
 
     /// Cuts the entries into pieces of at most about `target` bytes (each piece has
@@ -124,6 +157,7 @@ impl LeafState {
         let mut pieces = Vec::with_capacity(cuts.len());
         for &cut in cuts.iter().rev() {
             let tail = self.entries.split_off(cut);
+            self.prefixes.truncate(cut);
             pieces.push((tail[0].0.clone(), tail));
         }
         pieces.reverse();
@@ -180,6 +214,40 @@ mod tests {
         }
         assert_eq!(all, leaf_with(100).entries);
         assert!(s.bytes <= total / 5);
+        assert_eq!(s.prefixes.len(), s.entries.len());
+        for (i, (k, _)) in s.entries.clone().iter().enumerate() {
+            assert_eq!(s.search(k), Ok(i));
+        }
+    }
+
+    #[test]
+    fn search_handles_shared_prefixes() {
+        let mut s = leaf_with(0);
+        let keys: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefgh\x01",
+            b"abcdefghz",
+            b"b",
+        ];
+        for k in keys.iter().rev() {
+            s.insert(IVec::from(*k), IVec::empty());
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(s.search(k), Ok(i), "key {k:?}");
+        }
+        assert_eq!(s.search(b"abcdefgh\x00\x00"), Err(4));
+        assert_eq!(s.search(b"abcdefga"), Err(2));
+        assert_eq!(s.search(b"c"), Err(7));
+        let mut right = leaf_with(0);
+        right.insert(IVec::from("x"), IVec::from("1"));
+        right.hi = Some(IVec::from("y"));
+        s.absorb(&mut right);
+        assert_eq!(s.search(b"x"), Ok(7));
+        assert!(right.retired && right.entries.is_empty());
+        assert_eq!(s.hi.as_deref(), Some(&b"y"[..]));
     }
 
     #[test]
