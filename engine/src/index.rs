@@ -188,6 +188,9 @@ impl Index {
         // readers pinned before the swap can still hold references to it, and
         // `defer_destroy` waits for all of them to unpin.
         unsafe { guard.defer_destroy(old) };
+        // Hand the garbage to the global queue now and help collect it, so the
+        // restructuring writer pays for reclamation instead of later readers.
+        guard.flush();
     }
 
     /// Inserts `leaf`, whose range starts at `low`, right after the leaf holding
