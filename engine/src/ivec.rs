@@ -1,8 +1,11 @@
 //! `IVec`: the byte string type of keys and values.
 //!
 //! Short byte strings (up to [`INLINE_CAP`] bytes) live inline, so cloning them and
-//! returning them from `get` never allocates. Longer ones share one reference-counted
-//! buffer, so a clone is a counter increment. An `IVec` is immutable.
+//! returning them from `get` never allocates. Longer ones share a reference-counted
+//! buffer, so a clone is a counter increment: either a buffer of their own, or a
+//! span of a leaf's packed buffer (see `leaf::pack`), which keeps a leaf's values
+//! together in memory so that reading many of them touches few cache lines. An
+//! `IVec` is immutable.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -32,7 +35,13 @@ pub struct IVec(Repr);
 enum Repr {
     Inline(u8, [u8; INLINE_CAP]),
     Shared(Arc<[u8]>),
+    /// `len` bytes at `offset` of a packed buffer; a thin pointer keeps `IVec`
+    /// at 24 bytes.
+    Packed(Arc<Box<[u8]>>, u32, u32),
 }
+
+/// A buffer holding many `IVec`s' bytes back to back.
+pub(crate) type PackedBuf = Arc<Box<[u8]>>;
 
 impl IVec {
     /// Copies `bytes` into a new `IVec`.
@@ -44,6 +53,20 @@ impl IVec {
             IVec(Repr::Inline(len, buf))
         } else {
             IVec(Repr::Shared(Arc::from(bytes)))
+        }
+    }
+
+    /// Whether this needs a heap buffer (is longer than the inline capacity).
+    #[inline]
+    pub(crate) fn is_long(&self) -> bool {
+        self.len() > INLINE_CAP
+    }
+
+    /// The bytes `offset..offset + len` of `buf`, shared, not copied.
+    pub(crate) fn packed(buf: &PackedBuf, offset: usize, len: usize) -> IVec {
+        match (u32::try_from(offset), u32::try_from(len)) {
+            (Ok(o), Ok(l)) if len > INLINE_CAP => IVec(Repr::Packed(buf.clone(), o, l)),
+            _ => IVec::from_slice(&buf[offset..offset + len]),
         }
     }
 
@@ -68,6 +91,10 @@ impl IVec {
         match &self.0 {
             Repr::Inline(len, buf) => &buf[..usize::from(*len)],
             Repr::Shared(arc) => arc,
+            Repr::Packed(buf, offset, len) => {
+                let start = *offset as usize;
+                &buf[start..start + *len as usize]
+            }
         }
     }
 }
@@ -178,7 +205,7 @@ impl From<IVec> for Arc<[u8]> {
     fn from(v: IVec) -> Arc<[u8]> {
         match v.0 {
             Repr::Shared(arc) => arc,
-            Repr::Inline(..) => Arc::from(&*v),
+            Repr::Inline(..) | Repr::Packed(..) => Arc::from(&*v),
         }
     }
 }
@@ -259,6 +286,18 @@ mod tests {
         assert_eq!(IVec::from(b"a").cmp(&IVec::from(vec![b'b'; 40])), Ordering::Less);
         assert_eq!(IVec::from(vec![b'a'; 40]).cmp(&IVec::from(b"b")), Ordering::Less);
         assert_eq!(std::mem::size_of::<IVec>(), 24);
+    }
+
+    #[test]
+    fn packed_spans_read_their_bytes() {
+        let buf: PackedBuf = Arc::new((0..200u8).collect::<Vec<u8>>().into_boxed_slice());
+        let long = IVec::packed(&buf, 10, 50);
+        assert_eq!(&*long, &(10..60u8).collect::<Vec<u8>>()[..]);
+        assert!(matches!(long.0, Repr::Packed(..)));
+        let short = IVec::packed(&buf, 100, 5);
+        assert_eq!(&*short, &[100u8, 101, 102, 103, 104][..]);
+        assert!(matches!(short.0, Repr::Inline(..)));
+        assert_eq!(long, IVec::from((10..60u8).collect::<Vec<u8>>()));
     }
 
     #[test]
