@@ -16,7 +16,7 @@
 //! - **Decoding never panics** and reads only its input, so corrupt bytes give a
 //!   [`KeyDecodeError`].
 //!
-//! The exact bytes are listed in `orm/KEY_ENCODING.md`; their version is
+//! The exact bytes are listed in ARCHITECTURE.md ("Key encoding"); their version is
 //! [`KEY_ENCODING_VERSION`], which the catalog records. Summary:
 //!
 //! | type | encoding |
@@ -60,7 +60,7 @@ pub use compound::Desc;
 pub use error::{KeyDecodeError, KeyDecodeErrorKind};
 
 /// Version of the key byte encoding described in this module and in
-/// `orm/KEY_ENCODING.md`.
+/// ARCHITECTURE.md ("Key encoding").
 ///
 /// The catalog records it with every collection; any change to the bytes of an
 /// existing key type bumps it.
