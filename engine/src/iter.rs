@@ -26,7 +26,14 @@ pub struct Iter {
     back: Bound<IVec>,
     front_buf: VecDeque<(IVec, IVec)>,
     back_buf: VecDeque<(IVec, IVec)>,
+    /// Most entries the next refill copies: small at first, since many
+    /// iterations stop early (`first`, `take(n)`), doubling up to a leaf.
+    front_batch: usize,
+    back_batch: usize,
 }
+
+const FIRST_BATCH: usize = 16;
+const MAX_BATCH: usize = 1024;
 
 fn above(key: &[u8], lower: &Bound<IVec>) -> bool {
     match lower {
@@ -52,6 +59,8 @@ impl Iter {
             back,
             front_buf: VecDeque::new(),
             back_buf: VecDeque::new(),
+            front_batch: FIRST_BATCH,
+            back_batch: FIRST_BATCH,
         }
     }
 
@@ -74,11 +83,14 @@ impl Iter {
                 continue;
             }
             let from = match &self.front {
+                // Continuing into the next leaf: no search needed.
+                Bound::Included(k) if *k <= state.lo => 0,
                 Bound::Included(k) => state.search(k).unwrap_or_else(|i| i),
                 Bound::Excluded(k) => state.search(k).map_or_else(|i| i, |i| i + 1),
                 Bound::Unbounded => 0,
             };
-            for (k, v) in &state.entries[from..] {
+            let end = state.entries.len().min(from + self.front_batch);
+            for (k, v) in &state.entries[from..end] {
                 if !below(k, &self.back) {
                     break;
                 }
@@ -86,6 +98,7 @@ impl Iter {
             }
             if let Some((last, _)) = self.front_buf.back() {
                 self.front = Bound::Excluded(last.clone());
+                self.front_batch = (self.front_batch * 2).min(MAX_BATCH);
                 return Ok(true);
             }
             match &state.hi {
@@ -129,7 +142,8 @@ impl Iter {
                 Bound::Unbounded => state.entries.len(),
             };
             let before = self.back_buf.len();
-            for (k, v) in state.entries[..to].iter().rev() {
+            let start = to.saturating_sub(self.back_batch);
+            for (k, v) in state.entries[start..to].iter().rev() {
                 if !above(k, &self.front) {
                     break;
                 }
@@ -137,6 +151,7 @@ impl Iter {
             }
             if self.back_buf.len() > before {
                 self.back = Bound::Excluded(self.back_buf[0].0.clone());
+                self.back_batch = (self.back_batch * 2).min(MAX_BATCH);
                 return Ok(true);
             }
             if state.lo.is_empty() || !above(&state.lo, &self.front) {
