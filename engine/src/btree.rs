@@ -199,6 +199,9 @@ impl TreeCore {
     /// that covers anything if `dropping`.
     pub(crate) fn reset(&self, dropping: bool, log: impl FnOnce() -> Result<()>) -> Result<()> {
         let s = self.index.lock_structure();
+        // A dropped tree stays dropped: `clear` through an old handle must not
+        // log a change to a tree that recovery will not know.
+        self.check_dropped()?;
         let guard = epoch::pin();
         let leaves = self.index.leaves(&guard);
         let mut states: Vec<_> = leaves.iter().map(|l| write(&l.state)).collect();

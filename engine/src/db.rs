@@ -529,6 +529,7 @@ impl Drop for Engine {
         for core in read(&self.catalog).by_name.values() {
             core.subscribers.close_all();
         }
+        let _ = self._lock.unlock();
         if self.temporary {
             let _ = self.storage.remove_dir_all(&self.path);
         }

@@ -55,6 +55,10 @@ pub trait StorageFile: Send + Sync {
     fn sync(&self) -> io::Result<()>;
     /// Takes an exclusive advisory lock; `Ok(false)` if someone else holds it.
     fn try_lock(&self) -> io::Result<bool>;
+    /// Releases the lock taken by `try_lock`. Closing the file is not enough: a
+    /// child process forked meanwhile shares the open file, and the lock with it,
+    /// until it execs.
+    fn unlock(&self) -> io::Result<()>;
 }
 
 /// The real file system, through `std::fs`.
@@ -179,6 +183,10 @@ impl StorageFile for RealFile {
             Err(std::fs::TryLockError::WouldBlock) => Ok(false),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
+    }
+
+    fn unlock(&self) -> io::Result<()> {
+        self.file.unlock()
     }
 }
 

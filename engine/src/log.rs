@@ -82,6 +82,10 @@ impl Log {
         let file = storage
             .open(&path, false)
             .map_err(|e| Error::io("open log file", &path, e))?;
+        // Recovery may have replayed bytes that reached the file before a process
+        // crash but were never fsynced. Sync them before any new record claims,
+        // through its `durable_lsn`, that they are durable.
+        file.sync().map_err(|e| Error::io("fsync log", &path, e))?;
         Ok(Log {
             storage,
             dir: dir.to_path_buf(),
