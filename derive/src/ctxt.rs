@@ -27,6 +27,11 @@ impl Ctxt {
         self.push(syn::Error::new_spanned(obj.into_token_stream(), msg));
     }
 
+    /// Records an error syn produced (a malformed attribute).
+    pub(crate) fn syn_error(&self, error: syn::Error) {
+        self.push(error);
+    }
+
     fn push(&self, error: syn::Error) {
         if let Some(errors) = self.errors.borrow_mut().as_mut() {
             errors.push(error);
