@@ -30,6 +30,9 @@ pub struct Iter {
     /// iterations stop early (`first`, `take(n)`), doubling up to a leaf.
     front_batch: usize,
     back_batch: usize,
+    /// Set once either end returned `None`: the iterator is fused, even if
+    /// concurrent inserts land inside the range afterwards.
+    done: bool,
 }
 
 const FIRST_BATCH: usize = 16;
@@ -61,6 +64,7 @@ impl Iter {
             back_buf: VecDeque::new(),
             front_batch: FIRST_BATCH,
             back_batch: FIRST_BATCH,
+            done: false,
         }
     }
 
@@ -179,11 +183,16 @@ impl Iterator for Iter {
         if let Some(kv) = self.front_buf.pop_front() {
             return Some(Ok(kv));
         }
-        match self.refill_front() {
+        if self.done {
+            return None;
+        }
+        let item = match self.refill_front() {
             Ok(true) => self.front_buf.pop_front().map(Ok),
             Ok(false) => self.back_buf.pop_front().map(Ok),
             Err(e) => Some(Err(e)),
-        }
+        };
+        self.done = item.is_none();
+        item
     }
 }
 
@@ -192,13 +201,20 @@ impl DoubleEndedIterator for Iter {
         if let Some(kv) = self.back_buf.pop_back() {
             return Some(Ok(kv));
         }
-        match self.refill_back() {
+        if self.done {
+            return None;
+        }
+        let item = match self.refill_back() {
             Ok(true) => self.back_buf.pop_back().map(Ok),
             Ok(false) => self.front_buf.pop_back().map(Ok),
             Err(e) => Some(Err(e)),
-        }
+        };
+        self.done = item.is_none();
+        item
     }
 }
+
+impl std::iter::FusedIterator for Iter {}
 
 impl std::fmt::Debug for Iter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

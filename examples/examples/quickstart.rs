@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Several writes that land together or not at all.
         let mut batch = Batch::default();
         for (sku, qty) in [("apple", 12u32), ("banana", 30), ("cherry", 7), ("date", 0)] {
-            batch.insert(format!("item/{sku}").as_bytes(), &qty.to_be_bytes());
+            batch.insert(format!("item/{sku}").as_bytes(), qty.to_be_bytes());
         }
         items.apply_batch(batch)?;
 
