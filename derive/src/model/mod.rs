@@ -24,23 +24,11 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 
 #[cfg(test)]
 mod tests {
-    use proc_macro2::{TokenStream, TokenTree};
     use syn::parse_quote;
 
     use super::check::{option_inner, upper_snake, vec_inner};
     use super::derive;
-
-    /// The tokens of `stream`, groups flattened, one string per token.
-    fn flatten(stream: TokenStream, out: &mut Vec<String>) {
-        for tree in stream {
-            match tree {
-                TokenTree::Group(group) => flatten(group.stream(), out),
-                TokenTree::Ident(ident) => out.push(ident.to_string()),
-                TokenTree::Punct(punct) => out.push(punct.as_char().to_string()),
-                TokenTree::Literal(literal) => out.push(literal.to_string()),
-            }
-        }
-    }
+    use crate::test_util::flatten;
 
     /// The DESIGN §3 example.
     fn user() -> syn::DeriveInput {
