@@ -955,43 +955,80 @@ fn the_empty_key_is_an_ordinary_key() {
     assert_eq!(db.len(), 3);
 }
 
-#[test]
-fn flush_async_resolves_once_durable() {
-    use std::future::Future;
-    use std::task::{Context, Poll, Wake, Waker};
+/// Wakes the thread that parked in [`block_on`].
+struct Unpark(thread::Thread);
 
-    struct Unpark(thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A minimal executor: polls `fut` on this thread, parking between polls.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut fut = Box::pin(fut);
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => break r,
+            Poll::Pending => thread::park(),
         }
     }
+}
 
+#[test]
+fn flush_async_resolves_once_durable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let db = open(&path);
     db.insert(b"k", b"v").expect("insert");
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    fn block_on<F: Future>(fut: F, waker: &Waker) -> F::Output {
-        let mut fut = Box::pin(fut);
-        let mut cx = Context::from_waker(waker);
-        loop {
-            match fut.as_mut().poll(&mut cx) {
-                Poll::Ready(r) => break r,
-                Poll::Pending => thread::park(),
-            }
-        }
-    }
-    let written = block_on(db.flush_async(), &waker).expect("flush_async");
+    let written = block_on(db.flush_async()).expect("flush_async");
     assert!(
         written > 0,
         "flush_async wrote nothing although a write was pending"
     );
     assert_eq!(
-        block_on(db.flush_async(), &waker).expect("flush_async"),
+        block_on(db.flush_async()).expect("flush_async"),
         0,
         "a second flush found work"
     );
     drop(db);
     assert_eq!(open(&path).get(b"k").expect("get").as_deref(), Some(&b"v"[..]));
+}
+
+/// A subscriber is also a future: awaiting it yields the next event, woken by
+/// a writer on another thread, and `None` once the database is closed.
+#[test]
+fn a_subscriber_awaited_as_a_future_gets_events_then_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    let mut sub = db.watch_prefix(b"k");
+    let writer = {
+        let db = db.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            db.insert(b"other", b"x").expect("insert");
+            db.insert(b"k1", b"v1").expect("insert");
+        })
+    };
+    match block_on(&mut sub) {
+        Some(skiff_engine::Event::Insert { key, value }) => {
+            assert_eq!(&*key, b"k1");
+            assert_eq!(&*value, b"v1");
+        }
+        other => panic!("awaited {other:?}"),
+    }
+    writer.join().expect("writer");
+    let closer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        drop(db);
+    });
+    assert_eq!(
+        block_on(&mut sub),
+        None,
+        "closing the database must end the stream"
+    );
+    closer.join().expect("closer");
 }
