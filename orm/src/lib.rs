@@ -1,4 +1,18 @@
 //! Skiff: a typed embedded database built on `skiff-engine`.
+//!
+//! Today this crate provides the typed layer's foundations: the
+//! order-preserving [`Key`] encoding with `#[derive(Key)]`, the [`Model`] trait
+//! with `#[derive(Model)]` (keys, secondary-index definitions, typed index
+//! handles such as `User::EMAIL`, versions and `from` chains), and the value
+//! [`codec`]. Collections, index maintenance and migrations, which need the
+//! engine's transactions, come next; until then use [`engine`] directly.
+//!
+//! ```
+//! use skiff::Key;
+//! let a = (String::from("Paris"), 7u32).to_key_bytes();
+//! let b = (String::from("Paris"), 12u32).to_key_bytes();
+//! assert!(a < b); // byte order is the tuple's order
+//! ```
 #![forbid(unsafe_code)]
 
 // Lets `#[derive(Key)]` output (which names `::skiff::__private`) compile inside
