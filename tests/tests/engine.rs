@@ -6,6 +6,8 @@
 //!   during splits and merges.
 //! - `api`: edge cases of the public API: limits, foreign directories, locking,
 //!   dropped trees, export/import, subscriptions, torn and corrupt logs.
+//! - `subscribers`: `watch_prefix` streams, subscriber futures, `flush_async`.
+//! - `corruption`: T7 for the log: torn tails, flipped bits, damaged files.
 //! - `power_loss`: T4, every crash point of a workload on a simulated disk that
 //!   drops, applies or tears unsynced writes.
 //! - `io_errors`: T6, every mutating I/O call failing once or from then on.
@@ -18,6 +20,8 @@
 mod api;
 #[path = "engine/concurrency.rs"]
 mod concurrency;
+#[path = "engine/corruption.rs"]
+mod corruption;
 #[path = "engine/crash.rs"]
 mod crash;
 #[path = "engine/io_errors.rs"]
@@ -26,3 +30,5 @@ mod io_errors;
 mod model;
 #[path = "engine/power_loss.rs"]
 mod power_loss;
+#[path = "engine/subscribers.rs"]
+mod subscribers;
