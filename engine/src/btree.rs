@@ -53,7 +53,8 @@ impl TreeCore {
         }
     }
 
-    fn check_dropped(&self) -> Result<()> {
+    /// Fails with `CollectionNotFound` once the tree has been dropped.
+    pub(crate) fn check_dropped(&self) -> Result<()> {
         if self.dropped.load(Ordering::Acquire) {
             return Err(Error::CollectionNotFound(self.name.clone()));
         }

@@ -81,9 +81,7 @@ impl Iter {
             let state = read(&leaf.state);
             if !state.covers(start) {
                 drop(state);
-                if self.tree.core.dropped.load(crate::sync::Ordering::Acquire) {
-                    return Err(crate::Error::CollectionNotFound(self.tree.core.name.clone()));
-                }
+                self.tree.core.check_dropped()?;
                 continue;
             }
             let from = match &self.front {
@@ -135,9 +133,7 @@ impl Iter {
                 };
             if !valid {
                 drop(state);
-                if self.tree.core.dropped.load(crate::sync::Ordering::Acquire) {
-                    return Err(crate::Error::CollectionNotFound(self.tree.core.name.clone()));
-                }
+                self.tree.core.check_dropped()?;
                 continue;
             }
             let to = match &self.back {

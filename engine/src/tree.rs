@@ -197,15 +197,7 @@ impl Tree {
         F: FnMut(Option<&[u8]>) -> Option<V>,
         V: Into<IVec>,
     {
-        let key = key.as_ref();
-        let mut current = self.get(key)?;
-        loop {
-            let next: Option<IVec> = f(current.as_deref()).map(Into::into);
-            match self.compare_and_swap(key, current.as_ref(), next.clone())? {
-                Ok(()) => return Ok(next),
-                Err(e) => current = e.current,
-            }
-        }
+        Ok(self.swap_with(key.as_ref(), |old| f(old).map(Into::into))?.1)
     }
 
     /// Like [`update_and_fetch`](Tree::update_and_fetch), returning the old value.
@@ -215,12 +207,22 @@ impl Tree {
         F: FnMut(Option<&[u8]>) -> Option<V>,
         V: Into<IVec>,
     {
-        let key = key.as_ref();
+        Ok(self.swap_with(key.as_ref(), |old| f(old).map(Into::into))?.0)
+    }
+
+    /// Replaces `key`'s value with `f(current)` by compare-and-swap, retrying
+    /// on interference, and returns the old and new values. `f` runs outside
+    /// every engine lock, so it may run more than once.
+    fn swap_with(
+        &self,
+        key: &[u8],
+        mut f: impl FnMut(Option<&[u8]>) -> Option<IVec>,
+    ) -> Result<(Option<IVec>, Option<IVec>)> {
         let mut current = self.get(key)?;
         loop {
-            let next: Option<IVec> = f(current.as_deref()).map(Into::into);
-            match self.compare_and_swap(key, current.as_ref(), next)? {
-                Ok(()) => return Ok(current),
+            let next = f(current.as_deref());
+            match self.compare_and_swap(key, current.as_ref(), next.clone())? {
+                Ok(()) => return Ok((current, next)),
                 Err(e) => current = e.current,
             }
         }
