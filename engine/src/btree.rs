@@ -10,17 +10,122 @@
 //! releases it and looks the key up again; by then the index shows the new shape,
 //! because restructuring publishes the new root before unlocking the leaves.
 
+use std::ops::Bound;
+
 use crossbeam_epoch::{self as epoch, Guard};
 
 use crate::index::Index;
 use crate::leaf::{Leaf, LeafState};
 use crate::record::TreeId;
+use crate::snapshot::{Frozen, FrozenLeaves};
 use crate::subscriber::Subscribers;
 use crate::sync::{read, write, Arc, AtomicBool, AtomicU64, Ordering, RwLock, RwLockWriteGuard};
+use crate::versions::Stamp;
 use crate::{Error, IVec, MergeOperator, Result};
 
 /// A leaf locked for writing, with the reference that keeps it alive.
 pub(crate) type LockedLeaf<'g> = (&'g Arc<Leaf>, RwLockWriteGuard<'g, LeafState>);
+
+/// Live leaves locked for writing, in key order, from `lock_span`.
+pub(crate) struct Span<'g> {
+    pub leaves: Vec<LockedLeaf<'g>>,
+}
+
+fn bound_key(b: &Bound<IVec>) -> &[u8] {
+    match b {
+        Bound::Included(k) | Bound::Excluded(k) => k,
+        Bound::Unbounded => &[],
+    }
+}
+
+/// Whether no key at or above `key` is inside the upper bound `hi`.
+fn past_end(key: &[u8], hi: &Bound<IVec>) -> bool {
+    match hi {
+        Bound::Included(h) => key > &**h,
+        Bound::Excluded(h) => key >= &**h,
+        Bound::Unbounded => false,
+    }
+}
+
+impl Span<'_> {
+    /// The position of the leaf whose range holds `key` (which must be held).
+    pub(crate) fn position(&self, key: &[u8]) -> usize {
+        self.leaves
+            .partition_point(|(_, s)| &*s.lo <= key)
+            .saturating_sub(1)
+    }
+
+    /// Positions of the leaves overlapping the range (which must be held).
+    pub(crate) fn overlapping(&self, lo: &Bound<IVec>, hi: &Bound<IVec>) -> std::ops::Range<usize> {
+        let first = self.position(bound_key(lo));
+        let mut end = first + 1;
+        while end < self.leaves.len()
+            && !past_end(&self.leaves[end].1.lo, hi)
+            && self.leaves[end - 1].1.hi.is_some()
+        {
+            end += 1;
+        }
+        first..end
+    }
+
+    /// Applies logged writes (all inside the span) and returns, for each leaf
+    /// written, its low key, size and whether a key was removed from it: what
+    /// `rebalance_all` needs once the locks are released.
+    pub(crate) fn apply<'a>(
+        &mut self,
+        writes: impl Iterator<Item = (&'a IVec, Option<&'a IVec>)>,
+        stamp: Stamp,
+    ) -> Vec<(IVec, usize, bool)> {
+        let mut touched: Vec<Option<bool>> = vec![None; self.leaves.len()];
+        for (key, value) in writes {
+            let slot = self.position(key);
+            self.leaves[slot].1.apply_stamped(key, value, stamp);
+            let removed = touched[slot].get_or_insert(false);
+            *removed |= value.is_none();
+        }
+        self.leaves
+            .iter()
+            .zip(touched)
+            .filter_map(|((_, s), t)| t.map(|removed| (s.lo.clone(), s.bytes, removed)))
+            .collect()
+    }
+
+    /// Whether every key and every range is inside live locked leaves, with
+    /// no gap between consecutive leaves of a range.
+    fn holds(&self, keys: &[&[u8]], ranges: &[(Bound<IVec>, Bound<IVec>)]) -> bool {
+        if self.leaves.iter().any(|(_, s)| s.retired) {
+            return false;
+        }
+        if !self
+            .leaves
+            .windows(2)
+            .all(|w| w[0].1.hi.as_ref().is_some_and(|hi| *hi <= w[1].1.lo))
+        {
+            return false;
+        }
+        let covered = |key: &[u8]| self.leaves[self.position(key)].1.covers(key);
+        if !keys.iter().all(|k| covered(k)) {
+            return false;
+        }
+        ranges.iter().all(|(lo, hi)| {
+            if !covered(bound_key(lo)) {
+                return false;
+            }
+            let mut i = self.position(bound_key(lo));
+            loop {
+                match &self.leaves[i].1.hi {
+                    Some(next) if !past_end(next, hi) => {
+                        if i + 1 >= self.leaves.len() || self.leaves[i + 1].1.lo != *next {
+                            return false;
+                        }
+                        i += 1;
+                    }
+                    _ => return true,
+                }
+            }
+        })
+    }
+}
 
 pub(crate) struct TreeCore {
     pub id: TreeId,
@@ -30,13 +135,22 @@ pub(crate) struct TreeCore {
     pub merge_operator: RwLock<Option<Arc<dyn MergeOperator>>>,
     pub subscribers: Arc<Subscribers>,
     leaf_max: usize,
-    leaf_ids: Arc<AtomicU64>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What every tree of an engine shares.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// The next leaf id.
+    pub leaf_ids: AtomicU64,
+    /// Leaves of cleared and dropped trees that open snapshots still read.
+    pub frozen: Frozen,
 }
 
 impl TreeCore {
-    pub(crate) fn new(id: TreeId, name: IVec, leaf_max: usize, leaf_ids: Arc<AtomicU64>) -> TreeCore {
+    pub(crate) fn new(id: TreeId, name: IVec, leaf_max: usize, shared: Arc<Shared>) -> TreeCore {
         let first = Arc::new(Leaf::new(
-            leaf_ids.fetch_add(1, Ordering::Relaxed),
+            shared.leaf_ids.fetch_add(1, Ordering::Relaxed),
             IVec::empty(),
             None,
             Vec::new(),
@@ -49,7 +163,7 @@ impl TreeCore {
             merge_operator: RwLock::new(None),
             subscribers: Arc::new(Subscribers::default()),
             leaf_max,
-            leaf_ids,
+            shared,
         }
     }
 
@@ -91,41 +205,68 @@ impl TreeCore {
         }
     }
 
-    /// Locks, in key order, the leaves holding `keys` (which must be sorted).
-    /// Returns the locked leaves and, for each key, the position of its leaf.
-    pub(crate) fn lock_leaves<'g, 'k>(
+    /// Locks, in key order, the leaves holding `keys` (sorted) and every leaf
+    /// overlapping one of `ranges`.
+    pub(crate) fn lock_span<'g>(
         &self,
-        keys: impl Iterator<Item = &'k [u8]> + Clone,
+        keys: &[&[u8]],
+        ranges: &[(Bound<IVec>, Bound<IVec>)],
         guard: &'g Guard,
-    ) -> Result<(Vec<LockedLeaf<'g>>, Vec<usize>)> {
+    ) -> Result<Span<'g>> {
         'retry: loop {
             self.check_dropped()?;
-            let mut leaves: Vec<&'g Arc<Leaf>> = Vec::new();
-            let mut slots = Vec::new();
-            for key in keys.clone() {
-                let leaf = self.index.leaf_for(key, guard);
+            // Each leaf with the key it was found by; sorted by that key, the
+            // leaves are in key order unless a split or merge interfered.
+            let mut found: Vec<(&[u8], &'g Arc<Leaf>)> = Vec::new();
+            for &key in keys {
+                found.push((key, self.index.leaf_for(key, guard)));
+            }
+            let mut his = Vec::new();
+            for (lo, hi) in ranges {
+                let mut leaf = self.index.leaf_for(bound_key(lo), guard);
+                loop {
+                    let next = read(&leaf.state).hi.clone();
+                    match next {
+                        Some(next) if !past_end(&next, hi) => {
+                            leaf = self.index.leaf_for(&next, guard);
+                            his.push((next, leaf));
+                        }
+                        _ => break,
+                    }
+                }
+                found.push((bound_key(lo), self.index.leaf_for(bound_key(lo), guard)));
+            }
+            found.extend(his.iter().map(|(k, l)| (&**k, *l)));
+            found.sort_by(|a, b| a.0.cmp(b.0));
+            let mut leaves: Vec<&'g Arc<Leaf>> = Vec::with_capacity(found.len());
+            for (_, leaf) in &found {
                 if leaves.last().is_none_or(|last| !Arc::ptr_eq(last, leaf)) {
                     leaves.push(leaf);
                 }
-                slots.push(leaves.len() - 1);
             }
-            // A concurrent split between lookups can make a leaf reappear out of
-            // order; locking it twice would deadlock, so look everything up again.
+            // A leaf reappearing out of order would be locked twice: look again.
             let mut ptrs: Vec<*const Leaf> = leaves.iter().map(|l| Arc::as_ptr(l)).collect();
             ptrs.sort_unstable();
             ptrs.dedup();
             if ptrs.len() != leaves.len() {
                 continue 'retry;
             }
-            let locked: Vec<LockedLeaf<'g>> = leaves.into_iter().map(|l| (l, write(&l.state))).collect();
-            for (key, &slot) in keys.clone().zip(&slots) {
-                if !locked[slot].1.covers(key) {
-                    drop(locked);
-                    std::hint::spin_loop();
-                    continue 'retry;
-                }
+            let span = Span {
+                leaves: leaves.into_iter().map(|l| (l, write(&l.state))).collect(),
+            };
+            if !span.holds(keys, ranges) {
+                drop(span);
+                std::hint::spin_loop();
+                continue 'retry;
             }
-            return Ok((locked, slots));
+            return Ok(span);
+        }
+    }
+
+    /// Rebalances the leaves `Span::apply` reported, with no lock held.
+    pub(crate) fn rebalance_all(&self, resized: Vec<(IVec, usize, bool)>) {
+        for (lo, bytes, removed) in resized {
+            self.rebalance(&lo, bytes, removed);
         }
     }
 
@@ -140,7 +281,7 @@ impl TreeCore {
 
     fn new_leaf(&self, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>) -> Arc<Leaf> {
         Arc::new(Leaf::new(
-            self.leaf_ids.fetch_add(1, Ordering::Relaxed),
+            self.shared.leaf_ids.fetch_add(1, Ordering::Relaxed),
             lo,
             hi,
             entries,
@@ -157,10 +298,12 @@ impl TreeCore {
         }
         let hi = state.hi.clone();
         let pieces = state.split(self.leaf_max / 2);
-        let lows: Vec<IVec> = pieces.iter().map(|(low, _)| low.clone()).collect();
-        for (i, (low, entries)) in pieces.into_iter().enumerate() {
+        let lows: Vec<IVec> = pieces.iter().map(|p| p.low.clone()).collect();
+        for (i, piece) in pieces.into_iter().enumerate() {
             let piece_hi = lows.get(i + 1).cloned().or_else(|| hi.clone());
-            let new = self.new_leaf(low.clone(), piece_hi, entries);
+            let low = piece.low.clone();
+            let id = self.shared.leaf_ids.fetch_add(1, Ordering::Relaxed);
+            let new = Arc::new(Leaf::from_piece(id, piece, piece_hi));
             self.index.insert_leaf(&s, low, new);
         }
     }
@@ -197,8 +340,9 @@ impl TreeCore {
 
     /// Empties the tree: every leaf is locked, `log` runs while they are held,
     /// then the leaves are retired and replaced by one empty leaf — or by none
-    /// that covers anything if `dropping`.
-    pub(crate) fn reset(&self, dropping: bool, log: impl FnOnce() -> Result<()>) -> Result<()> {
+    /// that covers anything if `dropping`. Snapshots older than the reset keep
+    /// reading the old leaves, frozen.
+    pub(crate) fn reset(&self, dropping: bool, log: impl FnOnce() -> Result<Stamp>) -> Result<()> {
         let s = self.index.lock_structure();
         // A dropped tree stays dropped: `clear` through an old handle must not
         // log a change to a tree that recovery will not know.
@@ -206,12 +350,26 @@ impl TreeCore {
         let guard = epoch::pin();
         let leaves = self.index.leaves(&guard);
         let mut states: Vec<_> = leaves.iter().map(|l| write(&l.state)).collect();
-        log()?;
+        let stamp = log()?;
+        if stamp.oldest.is_some() {
+            let frozen: FrozenLeaves = leaves
+                .iter()
+                .zip(&states)
+                .map(|(leaf, state)| (state.lo.clone(), (*leaf).clone()))
+                .collect();
+            // Registered before anyone can see a retired leaf or the dropped
+            // flag, so a snapshot reader that does finds the frozen leaves.
+            self.shared.frozen.add(self.id, stamp.lsn, frozen);
+            for state in &mut states {
+                state.freeze();
+            }
+        } else {
+            for state in &mut states {
+                state.retire();
+            }
+        }
         if dropping {
             self.dropped.store(true, Ordering::Release);
-        }
-        for state in &mut states {
-            state.retire();
         }
         let fresh = self.new_leaf(IVec::empty(), None, Vec::new());
         if dropping {

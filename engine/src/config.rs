@@ -40,6 +40,7 @@ pub struct Config {
     pub(crate) mode: Mode,
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) leaf_max_bytes: usize,
+    pub(crate) durable_transactions: bool,
 }
 
 impl Default for Config {
@@ -56,6 +57,7 @@ impl Default for Config {
             mode: Mode::default(),
             storage: Arc::new(FileSystem),
             leaf_max_bytes: 8 * 1024,
+            durable_transactions: false,
         }
     }
 }
@@ -89,6 +91,15 @@ impl Config {
     /// store can evict leaves (until then every leaf stays resident).
     pub fn cache_capacity(mut self, to: u64) -> Config {
         self.cache_capacity = to;
+        self
+    }
+
+    /// Whether every transaction is durable (fsynced) before it returns, as if
+    /// each called [`TransactionalTree::flush`](crate::TransactionalTree::flush).
+    /// Concurrent durable commits share one fsync. Default `false`: commits
+    /// become durable with the next background flush. Not in sled.
+    pub fn durable_transactions(mut self, to: bool) -> Config {
+        self.durable_transactions = to;
         self
     }
 

@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::btree::TreeCore;
+use crate::btree::{Shared, TreeCore};
 use crate::config::Config;
 use crate::io::{Storage, StorageFile};
 use crate::log::{Flusher, Log};
@@ -53,7 +53,8 @@ pub(crate) struct Engine {
     catalog: RwLock<Catalog>,
     ids: Mutex<IdGen>,
     leaf_max: usize,
-    leaf_ids: Arc<AtomicU64>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) durable_transactions: bool,
     was_recovered: bool,
     temporary: bool,
     flusher: Mutex<Option<Flusher>>,
@@ -190,12 +191,15 @@ impl Db {
             return Err(Error::Locked { path: dir });
         }
         let leaf_max = config.leaf_max_bytes;
-        let leaf_ids = Arc::new(AtomicU64::new(1));
+        let shared = Arc::new(Shared {
+            leaf_ids: AtomicU64::new(1),
+            ..Shared::default()
+        });
         let default = Arc::new(TreeCore::new(
             0,
             IVec::from(DEFAULT_TREE),
             leaf_max,
-            leaf_ids.clone(),
+            shared.clone(),
         ));
         let mut catalog = Catalog {
             by_name: BTreeMap::new(),
@@ -211,7 +215,7 @@ impl Db {
                 by_id.insert(0, default.clone());
                 let replayed = recovery::replay(&*storage, &wal, |rec| {
                     for op in rec.ops {
-                        apply_replayed(op, &mut catalog, &mut by_id, &mut ids, leaf_max, &leaf_ids)?;
+                        apply_replayed(op, &mut catalog, &mut by_id, &mut ids, leaf_max, &shared)?;
                     }
                     Ok(())
                 })?;
@@ -237,7 +241,8 @@ impl Db {
                 reserved: ids.next,
             }),
             leaf_max,
-            leaf_ids,
+            shared,
+            durable_transactions: config.durable_transactions,
             was_recovered,
             temporary: config.temporary,
             flusher: Mutex::new(flusher),
@@ -279,7 +284,7 @@ impl Db {
             id,
             IVec::from(name),
             self.engine.leaf_max,
-            self.engine.leaf_ids.clone(),
+            self.engine.shared.clone(),
         ));
         catalog.by_name.insert(core.name.clone(), core.clone());
         Ok(Tree {
@@ -301,7 +306,7 @@ impl Db {
             return Ok(false);
         };
         let log = &self.engine.log;
-        core.reset(true, || log.append([OpRef::DropTree { tree: core.id }]).map(drop))?;
+        core.reset(true, || log.append([OpRef::DropTree { tree: core.id }]))?;
         catalog.by_name.remove(name);
         Ok(true)
     }
@@ -318,19 +323,26 @@ impl Db {
     /// after a crash. Ids are reserved in durable blocks, so they are increasing
     /// but not contiguous across restarts.
     pub fn generate_id(&self) -> Result<u64> {
-        let mut ids = lock(&self.engine.ids);
-        if ids.next >= ids.reserved {
-            let upto = ids
-                .next
-                .checked_add(ID_BLOCK)
-                .ok_or_else(|| Error::Unsupported("id space exhausted".into()))?;
-            let lsn = self.engine.log.append([OpRef::ReserveIds { upto }])?;
-            self.engine.log.sync_to(lsn + 1)?;
-            ids.reserved = upto;
-        }
-        let id = ids.next;
-        ids.next += 1;
-        Ok(id)
+        self.engine.generate_id()
+    }
+
+    /// Runs `f` as one serializable transaction over the trees it asks for with
+    /// [`Transaction::tree`], for callers that choose trees at run time (not in
+    /// sled). Retried on conflict like [`Transactional::transaction`], which
+    /// `Db` keeps for its default tree.
+    ///
+    /// [`Transactional::transaction`]: crate::Transactional::transaction
+    pub fn transact<F, A, E>(&self, f: F) -> crate::TransactionResult<A, E>
+    where
+        F: Fn(&crate::Transaction) -> crate::ConflictableTransactionResult<A, E>,
+    {
+        crate::transaction::run(|| Ok(crate::Transaction::open(&self.engine)), f)
+    }
+
+    /// A consistent read-only view of every tree as of now, unaffected by
+    /// later writes. See [`Snapshot`](crate::Snapshot).
+    pub fn snapshot(&self) -> crate::Snapshot {
+        crate::Snapshot::new(self.engine.clone())
     }
 
     /// Whether this open found an existing database (and replayed its log).
@@ -480,7 +492,7 @@ fn apply_replayed(
     by_id: &mut HashMap<TreeId, Arc<TreeCore>>,
     ids: &mut IdGen,
     leaf_max: usize,
-    leaf_ids: &Arc<AtomicU64>,
+    shared: &Arc<Shared>,
 ) -> Result<()> {
     let tree = |by_id: &HashMap<TreeId, Arc<TreeCore>>, id: TreeId| {
         by_id
@@ -492,7 +504,7 @@ fn apply_replayed(
         Op::Insert { tree: id, key, value } => tree(by_id, id)?.apply_unlogged(&key, Some(&value))?,
         Op::Remove { tree: id, key } => tree(by_id, id)?.apply_unlogged(&key, None)?,
         Op::CreateTree { tree: id, name } => {
-            let core = Arc::new(TreeCore::new(id, name.clone(), leaf_max, leaf_ids.clone()));
+            let core = Arc::new(TreeCore::new(id, name.clone(), leaf_max, shared.clone()));
             by_id.insert(id, core.clone());
             catalog.by_name.insert(name, core);
             catalog.next_id = catalog.next_id.max(id.saturating_add(1));
@@ -502,10 +514,32 @@ fn apply_replayed(
             by_id.remove(&id);
             catalog.by_name.remove(&core.name);
         }
-        Op::ClearTree { tree: id } => tree(by_id, id)?.reset(false, || Ok(()))?,
+        Op::ClearTree { tree: id } => {
+            // No snapshot is open during recovery.
+            let stamp = crate::versions::Stamp { lsn: 0, oldest: None };
+            tree(by_id, id)?.reset(false, || Ok(stamp))?
+        }
         Op::ReserveIds { upto } => ids.next = ids.next.max(upto),
     }
     Ok(())
+}
+
+impl Engine {
+    pub(crate) fn generate_id(&self) -> Result<u64> {
+        let mut ids = lock(&self.ids);
+        if ids.next >= ids.reserved {
+            let upto = ids
+                .next
+                .checked_add(ID_BLOCK)
+                .ok_or_else(|| Error::Unsupported("id space exhausted".into()))?;
+            let lsn = self.log.append([OpRef::ReserveIds { upto }])?.lsn;
+            self.log.sync_to(lsn + 1)?;
+            ids.reserved = upto;
+        }
+        let id = ids.next;
+        ids.next += 1;
+        Ok(id)
+    }
 }
 
 impl Deref for Db {

@@ -104,6 +104,11 @@ pub enum Error {
         /// The failure that poisoned the engine.
         cause: String,
     },
+    /// A transaction kept conflicting with concurrent commits and gave up.
+    Conflict {
+        /// How many times its closure ran.
+        attempts: u32,
+    },
 }
 
 impl Error {
@@ -135,6 +140,10 @@ impl fmt::Display for Error {
                 )
             }
             Error::Unsupported(what) => write!(f, "unsupported operation: {what}"),
+            Error::Conflict { attempts } => write!(
+                f,
+                "transaction gave up after {attempts} attempts, each invalidated by a concurrent commit"
+            ),
             Error::ReportableBug(what) => write!(f, "internal error, please report it: {what}"),
             Error::Io { op, path, source } => {
                 write!(f, "I/O error during {op} on {}: {source}", path.display())

@@ -6,15 +6,19 @@
 //! every refill looks its leaf up again by key, concurrent splits and merges are
 //! harmless: keys come out strictly increasing from the front and strictly
 //! decreasing from the back, never twice, and the two ends never overlap. Like
-//! sled's, an iterator is not a snapshot: it sees writes made while it runs.
+//! sled's, an iterator from a `Tree` is not a snapshot: it sees writes made
+//! while it runs. One from a `Snapshot` reads every leaf as of its LSN.
 
 use std::collections::VecDeque;
 use std::ops::Bound;
 
 use crossbeam_epoch as epoch;
 
-use crate::sync::read;
-use crate::{IVec, Result, Tree};
+use crate::index::Index;
+use crate::leaf::{Leaf, LeafState};
+use crate::snapshot::{frozen_leaf_before, frozen_leaf_for, FrozenLeaves, ReadPoint};
+use crate::sync::{read, Arc};
+use crate::{Error, IVec, Result, Tree};
 
 /// An iterator over `(key, value)` pairs of a [`Tree`], from `iter`, `range` or
 /// `scan_prefix`. Yields `Result` because reading a leaf may fail.
@@ -33,6 +37,45 @@ pub struct Iter {
     /// Set once either end returned `None`: the iterator is fused, even if
     /// concurrent inserts land inside the range afterwards.
     done: bool,
+    /// The snapshot this iterator reads at, if any.
+    point: Option<Arc<ReadPoint>>,
+    /// An error to yield before anything else.
+    error: Option<Error>,
+}
+
+/// Where an iterator finds its leaves: the live index, or the frozen leaves
+/// of a tree cleared after the iterator's snapshot.
+enum Source<'a> {
+    Live(&'a Index, &'a epoch::Guard),
+    Frozen(&'a FrozenLeaves),
+}
+
+impl<'a> Source<'a> {
+    fn leaf_for(&self, key: &[u8]) -> &'a Arc<Leaf> {
+        match self {
+            Source::Live(index, guard) => index.leaf_for(key, guard),
+            Source::Frozen(leaves) => frozen_leaf_for(leaves, key),
+        }
+    }
+
+    fn leaf_before(&self, key: &[u8]) -> Option<&'a Arc<Leaf>> {
+        match self {
+            Source::Live(index, guard) => index.leaf_before(key, guard),
+            Source::Frozen(leaves) => frozen_leaf_before(leaves, key),
+        }
+    }
+
+    fn last_leaf(&self) -> &'a Arc<Leaf> {
+        match self {
+            Source::Live(index, guard) => index.last_leaf(guard),
+            Source::Frozen(leaves) => &leaves[leaves.len() - 1].1,
+        }
+    }
+
+    /// Whether `state` may be read: live leaves must not be retired.
+    fn readable(&self, state: &LeafState) -> bool {
+        matches!(self, Source::Frozen(_)) || !state.retired
+    }
 }
 
 const FIRST_BATCH: usize = 16;
@@ -54,6 +97,52 @@ fn below(key: &[u8], upper: &Bound<IVec>) -> bool {
     }
 }
 
+/// Buffers up to a batch of `state`'s current entries after `front`.
+fn copy_front(
+    state: &LeafState,
+    front: &Bound<IVec>,
+    back: &Bound<IVec>,
+    batch: usize,
+    buf: &mut VecDeque<(IVec, IVec)>,
+) {
+    let from = match front {
+        // Continuing into the next leaf: no search needed.
+        Bound::Included(k) if *k <= state.lo => 0,
+        Bound::Included(k) => state.search(k).unwrap_or_else(|i| i),
+        Bound::Excluded(k) => state.search(k).map_or_else(|i| i, |i| i + 1),
+        Bound::Unbounded => 0,
+    };
+    let end = state.entries.len().min(from + batch);
+    for (k, v) in &state.entries[from..end] {
+        if !below(k, back) {
+            break;
+        }
+        buf.push_back((k.clone(), v.clone()));
+    }
+}
+
+/// Buffers up to a batch of `state`'s current entries before `back`.
+fn copy_back(
+    state: &LeafState,
+    front: &Bound<IVec>,
+    back: &Bound<IVec>,
+    batch: usize,
+    buf: &mut VecDeque<(IVec, IVec)>,
+) {
+    let to = match back {
+        Bound::Included(k) => state.search(k).map_or_else(|i| i, |i| i + 1),
+        Bound::Excluded(k) => state.search(k).unwrap_or_else(|i| i),
+        Bound::Unbounded => state.entries.len(),
+    };
+    let start = to.saturating_sub(batch);
+    for (k, v) in state.entries[start..to].iter().rev() {
+        if !above(k, front) {
+            break;
+        }
+        buf.push_front((k.clone(), v.clone()));
+    }
+}
+
 impl Iter {
     pub(crate) fn new(tree: Tree, front: Bound<IVec>, back: Bound<IVec>) -> Iter {
         Iter {
@@ -65,6 +154,35 @@ impl Iter {
             front_batch: FIRST_BATCH,
             back_batch: FIRST_BATCH,
             done: false,
+            point: None,
+            error: None,
+        }
+    }
+
+    /// Makes this iterator read at a snapshot.
+    pub(crate) fn at(mut self, point: Arc<ReadPoint>) -> Iter {
+        self.point = Some(point);
+        self
+    }
+
+    /// Makes this iterator yield `error` and stop.
+    pub(crate) fn failing(mut self, error: Error) -> Iter {
+        self.error = Some(error);
+        self
+    }
+
+    /// The frozen leaves to read instead of the live tree, for a snapshot
+    /// older than the tree's last clear.
+    fn frozen(&self) -> Option<FrozenLeaves> {
+        let at = self.point.as_ref()?.at;
+        self.tree.core.shared.frozen.find(self.tree.core.id, at)
+    }
+
+    /// Called after finding a retired leaf: look again, unless the tree is gone.
+    fn stale(&self) -> Result<()> {
+        match &self.point {
+            Some(p) => self.tree.core.check_stale(p.at),
+            None => self.tree.core.check_dropped(),
         }
     }
 
@@ -73,30 +191,33 @@ impl Iter {
     fn refill_front(&mut self) -> Result<bool> {
         let guard = epoch::pin();
         loop {
+            let frozen = self.frozen();
+            let source = match &frozen {
+                Some(leaves) => Source::Frozen(leaves),
+                None => Source::Live(&self.tree.core.index, &guard),
+            };
             let start: &[u8] = match &self.front {
                 Bound::Included(k) | Bound::Excluded(k) => k,
                 Bound::Unbounded => &[],
             };
-            let leaf = self.tree.core.index.leaf_for(start, &guard);
+            let leaf = source.leaf_for(start);
             let state = read(&leaf.state);
-            if !state.covers(start) {
+            if !source.readable(&state) || !state.in_range(start) {
                 drop(state);
-                self.tree.core.check_dropped()?;
+                self.stale()?;
                 continue;
             }
-            let from = match &self.front {
-                // Continuing into the next leaf: no search needed.
-                Bound::Included(k) if *k <= state.lo => 0,
-                Bound::Included(k) => state.search(k).unwrap_or_else(|i| i),
-                Bound::Excluded(k) => state.search(k).map_or_else(|i| i, |i| i + 1),
-                Bound::Unbounded => 0,
-            };
-            let end = state.entries.len().min(from + self.front_batch);
-            for (k, v) in &state.entries[from..end] {
-                if !below(k, &self.back) {
-                    break;
-                }
-                self.front_buf.push_back((k.clone(), v.clone()));
+            if let Some(point) = &self.point {
+                self.front_buf
+                    .extend(state.visible_at(&self.front, &self.back, point.at));
+            } else {
+                copy_front(
+                    &state,
+                    &self.front,
+                    &self.back,
+                    self.front_batch,
+                    &mut self.front_buf,
+                );
             }
             if let Some((last, _)) = self.front_buf.back() {
                 self.front = Bound::Excluded(last.clone());
@@ -115,39 +236,48 @@ impl Iter {
     fn refill_back(&mut self) -> Result<bool> {
         let guard = epoch::pin();
         loop {
-            let index = &self.tree.core.index;
+            let frozen = self.frozen();
+            let source = match &frozen {
+                Some(leaves) => Source::Frozen(leaves),
+                None => Source::Live(&self.tree.core.index, &guard),
+            };
             let leaf = match &self.back {
-                Bound::Included(k) => index.leaf_for(k, &guard),
-                Bound::Excluded(k) => match index.leaf_before(k, &guard) {
+                Bound::Included(k) => source.leaf_for(k),
+                Bound::Excluded(k) => match source.leaf_before(k) {
                     Some(leaf) => leaf,
                     None => return Ok(false),
                 },
-                Bound::Unbounded => index.last_leaf(&guard),
+                Bound::Unbounded => source.last_leaf(),
             };
             let state = read(&leaf.state);
-            let valid = !state.retired
+            let valid = source.readable(&state)
                 && match &self.back {
-                    Bound::Included(k) => state.covers(k),
+                    Bound::Included(k) => state.in_range(k),
                     Bound::Excluded(k) => state.lo < *k && state.hi.as_ref().is_none_or(|hi| k <= hi),
                     Bound::Unbounded => state.hi.is_none(),
                 };
             if !valid {
                 drop(state);
-                self.tree.core.check_dropped()?;
+                self.stale()?;
                 continue;
             }
-            let to = match &self.back {
-                Bound::Included(k) => state.search(k).map_or_else(|i| i, |i| i + 1),
-                Bound::Excluded(k) => state.search(k).unwrap_or_else(|i| i),
-                Bound::Unbounded => state.entries.len(),
-            };
             let before = self.back_buf.len();
-            let start = to.saturating_sub(self.back_batch);
-            for (k, v) in state.entries[start..to].iter().rev() {
-                if !above(k, &self.front) {
-                    break;
+            if let Some(point) = &self.point {
+                for kv in state
+                    .visible_at(&self.front, &self.back, point.at)
+                    .into_iter()
+                    .rev()
+                {
+                    self.back_buf.push_front(kv);
                 }
-                self.back_buf.push_front((k.clone(), v.clone()));
+            } else {
+                copy_back(
+                    &state,
+                    &self.front,
+                    &self.back,
+                    self.back_batch,
+                    &mut self.back_buf,
+                );
             }
             if self.back_buf.len() > before {
                 self.back = Bound::Excluded(self.back_buf[0].0.clone());
@@ -182,6 +312,10 @@ impl Iterator for Iter {
         if self.done {
             return None;
         }
+        if let Some(e) = self.error.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
         let item = match self.refill_front() {
             Ok(true) => self.front_buf.pop_front().map(Ok),
             Ok(false) => self.back_buf.pop_front().map(Ok),
@@ -199,6 +333,10 @@ impl DoubleEndedIterator for Iter {
         }
         if self.done {
             return None;
+        }
+        if let Some(e) = self.error.take() {
+            self.done = true;
+            return Some(Err(e));
         }
         let item = match self.refill_back() {
             Ok(true) => self.back_buf.pop_back().map(Ok),

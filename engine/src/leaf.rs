@@ -14,8 +14,11 @@
 //!
 //! A leaf's `id` is stable for its lifetime; the page store persists leaves by id.
 
+use std::ops::Bound;
+
 use crate::ivec::PackedBuf;
 use crate::sync::{Arc, RwLock};
+use crate::versions::{Stamp, Versions};
 use crate::IVec;
 
 /// Bookkeeping bytes charged per entry on top of key and value lengths.
@@ -49,6 +52,15 @@ pub(crate) struct LeafState {
     /// Bytes of long keys and values written since the last `pack`, which live
     /// in buffers of their own.
     unpacked: usize,
+    /// Values superseded while snapshots were open (see `versions`).
+    versions: Option<Box<Versions>>,
+}
+
+/// A piece cut off a leaf by `LeafState::split`, to become a new leaf.
+pub(crate) struct Piece {
+    pub low: IVec,
+    pub entries: Vec<(IVec, IVec)>,
+    pub versions: Option<Box<Versions>>,
 }
 
 /// Copies every long key and value of `entries` into one shared buffer and
@@ -103,8 +115,16 @@ impl Leaf {
                 prefixes,
                 bytes,
                 unpacked: 0,
+                versions: None,
             }),
         }
+    }
+
+    /// A new leaf holding a piece of a split.
+    pub(crate) fn from_piece(id: u64, piece: Piece, hi: Option<IVec>) -> Leaf {
+        let leaf = Leaf::new(id, piece.low, hi, piece.entries);
+        crate::sync::write(&leaf.state).versions = piece.versions;
+        leaf
     }
 }
 
@@ -112,7 +132,14 @@ impl LeafState {
     /// Whether this leaf is live and its range holds `key`.
     #[inline]
     pub(crate) fn covers(&self, key: &[u8]) -> bool {
-        !self.retired && &*self.lo <= key && self.hi.as_deref().is_none_or(|hi| key < hi)
+        !self.retired && self.in_range(key)
+    }
+
+    /// Whether the leaf's range holds `key`, live or not (frozen leaves of a
+    /// cleared tree are read by snapshots).
+    #[inline]
+    pub(crate) fn in_range(&self, key: &[u8]) -> bool {
+        &*self.lo <= key && self.hi.as_deref().is_none_or(|hi| key < hi)
     }
 
     #[inline]
@@ -185,9 +212,96 @@ impl LeafState {
         }
     }
 
+    /// Applies a logged write, first recording the value it supersedes if an
+    /// open snapshot may still read it. Returns the old value.
+    pub(crate) fn apply_stamped(&mut self, key: &IVec, value: Option<&IVec>, stamp: Stamp) -> Option<IVec> {
+        match stamp.oldest {
+            None => self.versions = None,
+            Some(oldest) => {
+                let old = self.get(key).cloned();
+                if old.is_some() || value.is_some() {
+                    let versions = self.versions.get_or_insert_default();
+                    versions.prune(oldest);
+                    versions.record(key, stamp.lsn, old);
+                }
+            }
+        }
+        self.apply(key, value)
+    }
+
+    /// The value of `key` at snapshot `at`.
+    pub(crate) fn get_at(&self, key: &[u8], at: u64) -> Option<IVec> {
+        if let Some(found) = self.versions.as_ref().and_then(|v| v.value_at(key, at)) {
+            return found.cloned();
+        }
+        self.get(key).cloned()
+    }
+
+    /// Whether `key` changed after snapshot `at` (which must still be open).
+    pub(crate) fn changed_after(&self, key: &[u8], at: u64) -> bool {
+        self.versions.as_ref().is_some_and(|v| v.changed_after(key, at))
+    }
+
+    /// Whether a key in the range changed after snapshot `at` (still open).
+    pub(crate) fn range_changed_after(&self, lo: &Bound<IVec>, hi: &Bound<IVec>, at: u64) -> bool {
+        self.versions
+            .as_ref()
+            .is_some_and(|v| v.range_changed_after(lo, hi, at))
+    }
+
+    /// The entries in the range as of snapshot `at`, in key order.
+    pub(crate) fn visible_at(&self, lo: &Bound<IVec>, hi: &Bound<IVec>, at: u64) -> Vec<(IVec, IVec)> {
+        let start = match lo {
+            Bound::Included(k) => self.search(k).unwrap_or_else(|i| i),
+            Bound::Excluded(k) => self.search(k).map_or_else(|i| i, |i| i + 1),
+            Bound::Unbounded => 0,
+        };
+        let end = match hi {
+            Bound::Included(k) => self.search(k).map_or_else(|i| i, |i| i + 1),
+            Bound::Excluded(k) => self.search(k).unwrap_or_else(|i| i),
+            Bound::Unbounded => self.entries.len(),
+        };
+        let current = &self.entries[start..end.max(start)];
+        let Some(versions) = self.versions.as_ref().filter(|v| !v.is_empty()) else {
+            return current.to_vec();
+        };
+        // Merge the current entries with the keys that have older versions.
+        let mut out = Vec::with_capacity(current.len());
+        let mut old = versions.keys_in(lo, hi).peekable();
+        let mut cur = current.iter().peekable();
+        loop {
+            let key = match (cur.peek(), old.peek()) {
+                (None, None) => break,
+                (Some((k, _)), None) => k,
+                (None, Some(o)) => *o,
+                (Some((k, _)), Some(o)) => {
+                    if k <= *o {
+                        k
+                    } else {
+                        *o
+                    }
+                }
+            }
+            .clone();
+            if cur.peek().is_some_and(|(k, _)| *k == key) {
+                cur.next();
+            }
+            if old.peek().is_some_and(|o| **o == key) {
+                old.next();
+            }
+            if let Some(value) = self.get_at(&key, at) {
+                out.push((key, value));
+            }
+        }
+        out
+    }
+
     /// Moves every entry of `right`, the next leaf, into this one, and takes over
     /// its upper bound; `right` is left empty and retired.
     pub(crate) fn absorb(&mut self, right: &mut LeafState) {
+        if let Some(mut theirs) = right.versions.take() {
+            self.versions.get_or_insert_default().append(&mut theirs);
+        }
         self.entries.append(&mut right.entries);
         self.prefixes.append(&mut right.prefixes);
         self.bytes += std::mem::take(&mut right.bytes);
@@ -200,14 +314,21 @@ impl LeafState {
     pub(crate) fn retire(&mut self) {
         self.entries = Vec::new();
         self.prefixes = Vec::new();
+        self.versions = None;
         self.bytes = 0;
+        self.retired = true;
+    }
+
+    /// Retires the leaf but keeps its contents for the snapshots that still
+    /// read them; it never changes again.
+    pub(crate) fn freeze(&mut self) {
         self.retired = true;
     }
 
     /// Cuts the entries into pieces of at most about `target` bytes (each piece has
     /// at least one entry). Keeps the first piece and returns the others with their
     /// low keys, in key order; the caller turns them into new leaves.
-    pub(crate) fn split(&mut self, target: usize) -> Vec<(IVec, Vec<(IVec, IVec)>)> {
+    pub(crate) fn split(&mut self, target: usize) -> Vec<Piece> {
         let mut cuts = Vec::new();
         let mut acc = 0;
         for (i, (k, v)) in self.entries.iter().enumerate() {
@@ -222,14 +343,24 @@ impl LeafState {
         for &cut in cuts.iter().rev() {
             let tail = self.entries.split_off(cut);
             self.prefixes.truncate(cut);
-            pieces.push((tail[0].0.clone(), tail));
+            let low = tail[0].0.clone();
+            let versions = self
+                .versions
+                .as_mut()
+                .map(|v| Box::new(v.split_off(&low)))
+                .filter(|v| !v.is_empty());
+            pieces.push(Piece {
+                low,
+                entries: tail,
+                versions,
+            });
         }
         pieces.reverse();
         pack(&mut self.entries);
         self.unpacked = 0;
         self.bytes = self.entries.iter().map(|(k, v)| entry_size(k, v)).sum();
-        if let Some((low, _)) = pieces.first() {
-            self.hi = Some(low.clone());
+        if let Some(piece) = pieces.first() {
+            self.hi = Some(piece.low.clone());
         }
         pieces
     }
@@ -272,11 +403,11 @@ mod tests {
         let total = s.bytes;
         let pieces = s.split(total / 5);
         assert!(pieces.len() >= 4, "{} pieces", pieces.len());
-        assert_eq!(s.hi.as_ref(), Some(&pieces[0].0));
+        assert_eq!(s.hi.as_ref(), Some(&pieces[0].low));
         let mut all: Vec<_> = s.entries.clone();
-        for (low, entries) in &pieces {
-            assert_eq!(low, &entries[0].0);
-            all.extend(entries.iter().cloned());
+        for piece in &pieces {
+            assert_eq!(piece.low, piece.entries[0].0);
+            all.extend(piece.entries.iter().cloned());
         }
         assert_eq!(all, leaf_with(100).entries);
         assert!(s.bytes <= total / 5);

@@ -34,9 +34,12 @@ mod log;
 mod meta;
 mod record;
 mod recovery;
+mod snapshot;
 mod subscriber;
 mod sync;
+mod transaction;
 mod tree;
+mod versions;
 
 pub use batch::Batch;
 pub use config::{open, Config, Mode};
@@ -44,7 +47,13 @@ pub use db::{Db, Export, ExportEntry, ExportedTree};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use ivec::IVec;
+pub use snapshot::Snapshot;
 pub use subscriber::{Event, Subscriber};
+pub use transaction::{
+    abort, ConflictableTransactionError, ConflictableTransactionResult, Transaction, TransactionError,
+    TransactionResult, Transactional, TransactionalTree, TxIter, UnabortableTransactionError,
+    UnabortableTransactionResult, MAX_ATTEMPTS,
+};
 pub use tree::{CompareAndSwapError, CompareAndSwapResult, MergeOperator, Tree};
 
 /// Longest key accepted, in bytes (16 KiB). Tree names share this limit.

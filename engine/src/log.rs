@@ -14,12 +14,14 @@
 //! Invariant: after a failed write or fsync the log is poisoned and every later
 //! append fails with `Error::Poisoned`; nothing unsynced is ever reported durable.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::io::{Storage, StorageFile};
 use crate::record::{self, OpRef};
 use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
+use crate::versions::Stamp;
 use crate::{Error, Result, MAX_BATCH_BYTES};
 
 /// Buffered bytes that make an appender write them out (without fsync).
@@ -49,6 +51,10 @@ pub(crate) struct Tail {
 struct Pending {
     bytes: Vec<u8>,
     next_lsn: u64,
+    /// Open snapshots: the LSN each reads at, and how many read there. Kept
+    /// here because a writer must learn the oldest one atomically with its LSN
+    /// (see `versions`).
+    snapshots: BTreeMap<u64, usize>,
 }
 
 struct Io {
@@ -93,6 +99,7 @@ impl Log {
             pending: Mutex::new(Pending {
                 bytes: Vec::with_capacity(64 * 1024),
                 next_lsn: tail.next_lsn,
+                snapshots: BTreeMap::new(),
             }),
             io: Mutex::new(Io {
                 file,
@@ -136,11 +143,21 @@ impl Log {
         self.poisoned.store(true, Ordering::Release);
     }
 
-    /// Appends one record holding `ops` and returns its LSN. The record is
-    /// durable only after a later `flush` (or the background flusher). Callers
-    /// hold leaf locks here, so this never does I/O; they call `write_behind`
-    /// once they have released them.
-    pub(crate) fn append<'a, I>(&self, ops: I) -> Result<u64>
+    /// Appends one record holding `ops` and returns its LSN with the oldest
+    /// open snapshot. The record is durable only after a later `flush` (or the
+    /// background flusher). Callers hold leaf locks here, so this never does
+    /// I/O; they call `write_behind` once they have released them.
+    pub(crate) fn append<'a, I>(&self, ops: I) -> Result<Stamp>
+    where
+        I: IntoIterator<Item = OpRef<'a>>,
+        I::IntoIter: Clone,
+    {
+        self.append_then(ops, |_| {})
+    }
+
+    /// Like `append`, and runs `then` with the LSN before any later record gets
+    /// one: what `then` publishes is seen in log order.
+    pub(crate) fn append_then<'a, I>(&self, ops: I, then: impl FnOnce(u64)) -> Result<Stamp>
     where
         I: IntoIterator<Item = OpRef<'a>>,
         I::IntoIter: Clone,
@@ -161,7 +178,30 @@ impl Log {
         if p.bytes.len() >= WRITE_THRESHOLD {
             self.write_due.store(true, Ordering::Relaxed);
         }
-        Ok(lsn)
+        let oldest = p.snapshots.keys().next().copied();
+        then(lsn);
+        Ok(Stamp { lsn, oldest })
+    }
+
+    /// Opens a snapshot: returns the LSN it reads at (every record up to it,
+    /// none after). Writers keep what it needs until `close_snapshot`.
+    pub(crate) fn open_snapshot(&self) -> u64 {
+        let mut p = lock(&self.pending);
+        let at = p.next_lsn - 1;
+        *p.snapshots.entry(at).or_insert(0) += 1;
+        at
+    }
+
+    /// Closes a snapshot opened at `at`; returns the oldest one still open.
+    pub(crate) fn close_snapshot(&self, at: u64) -> Option<u64> {
+        let mut p = lock(&self.pending);
+        if let Some(n) = p.snapshots.get_mut(&at) {
+            *n -= 1;
+            if *n == 0 {
+                p.snapshots.remove(&at);
+            }
+        }
+        p.snapshots.keys().next().copied()
     }
 
     /// Writes the buffer out (without fsync) if it has grown large, so memory

@@ -83,16 +83,26 @@ struct Queue {
 
 impl Queue {
     fn push(&self, event: Event) {
+        self.push_all(std::iter::once(event));
+    }
+
+    fn push_all(&self, events: impl Iterator<Item = Event>) {
         let mut s = lock(&self.state);
-        if s.events.len() >= QUEUE_CAPACITY {
-            s.missed += 1;
+        let before = s.events.len();
+        for event in events {
+            if s.events.len() >= QUEUE_CAPACITY {
+                s.missed += 1;
+                continue;
+            }
+            if s.missed > 0 {
+                let missed = std::mem::take(&mut s.missed);
+                s.events.push_back(Event::Lagged { missed });
+            }
+            s.events.push_back(event);
+        }
+        if s.events.len() == before {
             return;
         }
-        if s.missed > 0 {
-            let missed = std::mem::take(&mut s.missed);
-            s.events.push_back(Event::Lagged { missed });
-        }
-        s.events.push_back(event);
         let waker = s.waker.take();
         drop(s);
         self.ready.notify_one();
@@ -138,6 +148,32 @@ impl Subscribers {
     #[inline]
     pub(crate) fn any(&self) -> bool {
         self.count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Publishes the writes of one atomic unit (a batch or a transaction):
+    /// each subscriber gets its matching events together, with nothing of
+    /// another unit in between.
+    pub(crate) fn publish_all<'a, I>(&self, writes: I)
+    where
+        I: Iterator<Item = (&'a IVec, Option<&'a IVec>)> + Clone,
+    {
+        if !self.any() {
+            return;
+        }
+        for (_, prefix, queue) in read(&self.list).iter() {
+            let events =
+                writes
+                    .clone()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .map(|(key, value)| match value {
+                        Some(v) => Event::Insert {
+                            key: key.clone(),
+                            value: v.clone(),
+                        },
+                        None => Event::Remove { key: key.clone() },
+                    });
+            queue.push_all(events);
+        }
     }
 
     pub(crate) fn publish(&self, key: &IVec, value: Option<&IVec>) {

@@ -111,10 +111,13 @@ impl Tree {
                 key,
             },
         };
-        self.engine.log.append([op])?;
         let key = IVec::from(key);
-        state.apply(&key, new.as_ref());
-        self.core.subscribers.publish(&key, new.as_ref());
+        let subscribers = &self.core.subscribers;
+        let stamp = self
+            .engine
+            .log
+            .append_then([op], |_| subscribers.publish(&key, new.as_ref()))?;
+        state.apply_stamped(&key, new.as_ref(), stamp);
         let bytes = state.bytes;
         drop(state);
         self.core.rebalance(&key, bytes, new.is_none());
@@ -274,24 +277,19 @@ impl Tree {
         }
         let tree = self.core.id;
         let guard = epoch::pin();
-        let (mut leaves, slots) = self.core.lock_leaves(batch.writes.keys().map(|k| &**k), &guard)?;
-        self.engine
-            .log
-            .append(batch.writes.iter().map(|(key, value)| match value {
+        let keys: Vec<&[u8]> = batch.writes.keys().map(|k| &**k).collect();
+        let mut span = self.core.lock_span(&keys, &[], &guard)?;
+        let writes = batch.writes.iter().map(|(k, v)| (k, v.as_ref()));
+        let stamp = self.engine.log.append_then(
+            writes.clone().map(|(key, value)| match value {
                 Some(value) => OpRef::Insert { tree, key, value },
                 None => OpRef::Remove { tree, key },
-            }))?;
-        let mut removed = vec![false; leaves.len()];
-        for ((key, value), &slot) in batch.writes.iter().zip(&slots) {
-            leaves[slot].1.apply(key, value.as_ref());
-            removed[slot] |= value.is_none();
-            self.core.subscribers.publish(key, value.as_ref());
-        }
-        let sizes: Vec<(IVec, usize)> = leaves.iter().map(|(_, s)| (s.lo.clone(), s.bytes)).collect();
-        drop(leaves);
-        for ((lo, bytes), removed) in sizes.into_iter().zip(removed) {
-            self.core.rebalance(&lo, bytes, removed);
-        }
+            }),
+            |_| self.core.subscribers.publish_all(writes.clone()),
+        )?;
+        let resized = span.apply(writes, stamp);
+        drop(span);
+        self.core.rebalance_all(resized);
         self.engine.log.write_behind()
     }
 
@@ -310,19 +308,14 @@ impl Tree {
     /// # Ok::<(), skiff_engine::Error>(())
     /// ```
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
-        let conv = |b: Bound<&K>| match b {
-            Bound::Included(k) => Bound::Included(IVec::from(k.as_ref())),
-            Bound::Excluded(k) => Bound::Excluded(IVec::from(k.as_ref())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        Iter::new(self.clone(), conv(range.start_bound()), conv(range.end_bound()))
+        let (lo, hi) = bounds(&range);
+        Iter::new(self.clone(), lo, hi)
     }
 
     /// Iterates over the keys starting with `prefix`; double-ended.
     pub fn scan_prefix<P: AsRef<[u8]>>(&self, prefix: P) -> Iter {
-        let prefix = prefix.as_ref();
-        let end = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
-        Iter::new(self.clone(), Bound::Included(IVec::from(prefix)), end)
+        let (lo, hi) = prefix_bounds(prefix.as_ref());
+        Iter::new(self.clone(), lo, hi)
     }
 
     /// The smallest key and its value.
@@ -382,9 +375,8 @@ impl Tree {
     /// Removes every key, atomically (one log record).
     pub fn clear(&self) -> Result<()> {
         let (engine, id) = (&self.engine, self.core.id);
-        self.core.reset(false, || {
-            engine.log.append([OpRef::ClearTree { tree: id }]).map(drop)
-        })
+        self.core
+            .reset(false, || engine.log.append([OpRef::ClearTree { tree: id }]))
     }
 
     /// The tree's name.
@@ -420,6 +412,22 @@ impl Tree {
     pub fn watch_prefix<P: AsRef<[u8]>>(&self, prefix: P) -> Subscriber {
         self.core.subscribers.subscribe(IVec::from(prefix.as_ref()))
     }
+}
+
+/// A range's bounds as owned keys.
+pub(crate) fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<IVec>, Bound<IVec>) {
+    let conv = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(IVec::from(k.as_ref())),
+        Bound::Excluded(k) => Bound::Excluded(IVec::from(k.as_ref())),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (conv(range.start_bound()), conv(range.end_bound()))
+}
+
+/// The bounds of the keys starting with `prefix`.
+pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<IVec>, Bound<IVec>) {
+    let end = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    (Bound::Included(IVec::from(prefix)), end)
 }
 
 /// The smallest byte string greater than every string starting with `prefix`,

@@ -19,6 +19,29 @@ pub mod simfs;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+/// Runs `f` on its own thread and fails the test if it has not finished after
+/// `secs` seconds: a deadlock shows up as a failure instead of a hung run. A
+/// liveness guard with a generous bound, not a timing assertion.
+pub fn with_watchdog<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let secs = if stress() { 4 * 3600 } else { 300 };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let r = f();
+        let _ = tx.send(());
+        r
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        // The thread finished (or panicked, which join reports).
+        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name}: no result after {secs} s: deadlock?")
+        }
+    }
+}
+
 /// Whether the stress tier was requested with `SKIFF_STRESS=1`.
 pub fn stress() -> bool {
     std::env::var("SKIFF_STRESS").is_ok_and(|v| v == "1")

@@ -11,6 +11,10 @@
 //! - `power_loss`: T4, every crash point of a workload on a simulated disk that
 //!   drops, applies or tears unsynced writes.
 //! - `io_errors`: T6, every mutating I/O call failing once or from then on.
+//! - `transactions`: transactions and snapshots, one behaviour at a time,
+//!   with conflicts staged deterministically.
+//! - `isolation`: T9, serializability under concurrency (bank, write skew,
+//!   ring, phantoms).
 //!
 //! Seeded tests print their seed; `SKIFF_SEED=<seed>` replays one, and
 //! `SKIFF_STRESS=1` runs the stress tier. The modules live in `engine/` beside
@@ -26,9 +30,13 @@ mod corruption;
 mod crash;
 #[path = "engine/io_errors.rs"]
 mod io_errors;
+#[path = "engine/isolation.rs"]
+mod isolation;
 #[path = "engine/model.rs"]
 mod model;
 #[path = "engine/power_loss.rs"]
 mod power_loss;
 #[path = "engine/subscribers.rs"]
 mod subscribers;
+#[path = "engine/transactions.rs"]
+mod transactions;

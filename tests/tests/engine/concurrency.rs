@@ -20,34 +20,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::Rng;
 use skiff_engine::{Batch, Config, Db, Error, IVec, Tree};
-
-/// Runs `f` on its own thread and fails the test if it has not finished after
-/// `secs` seconds: a deadlock shows up as a failure instead of a hung run. A
-/// liveness guard with a generous bound, not a timing assertion.
-fn with_watchdog<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let secs = if skiff_tests::stress() { 4 * 3600 } else { 300 };
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let r = f();
-        let _ = tx.send(());
-        r
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        // The thread finished (or panicked, which join reports).
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Ok(r) => r,
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: no result after {secs} s: deadlock?"),
-    }
-}
+use skiff_tests::with_watchdog;
 
 fn open(dir: &std::path::Path, leaf_max: usize) -> Db {
     Config::new()

@@ -1,0 +1,88 @@
+//! Committing a transaction: lock, validate against the snapshot, log, apply.
+
+use crossbeam_epoch as epoch;
+
+use super::view::{Transaction, TreeTx};
+use crate::btree::Span;
+use crate::record::OpRef;
+use crate::Result;
+
+/// Whether nothing `t` read changed after snapshot `at`; `span` holds the
+/// leaves of every key read and every range scanned, locked.
+fn still_valid(t: &TreeTx, span: &Span<'_>, at: u64) -> bool {
+    if t.reads.is_empty() && t.ranges.is_empty() {
+        return true;
+    }
+    // Cleared or dropped since the snapshot: every read may have changed.
+    if t.tree.core.shared.frozen.find(t.tree.core.id, at).is_some() {
+        return false;
+    }
+    let reads_hold = t
+        .reads
+        .iter()
+        .all(|k| !span.leaves[span.position(k)].1.changed_after(k, at));
+    reads_hold
+        && t.ranges.iter().all(|(lo, hi)| {
+            span.overlapping(lo, hi)
+                .all(|i| !span.leaves[i].1.range_changed_after(lo, hi, at))
+        })
+}
+
+impl Transaction {
+    /// Commits the transaction if nothing it read changed since its snapshot:
+    /// `Ok(true)` when committed, `Ok(false)` on conflict (nothing written).
+    pub(crate) fn commit(&self) -> Result<bool> {
+        let state = &*self.state;
+        let trees = state.trees.borrow();
+        if trees.iter().all(|t| t.writes.is_empty()) {
+            // Read-only: serializes at its snapshot.
+            return Ok(true);
+        }
+        let at = state.point.at;
+        let mut order: Vec<&TreeTx> = trees
+            .iter()
+            .filter(|t| !t.writes.is_empty() || !t.reads.is_empty() || !t.ranges.is_empty())
+            .collect();
+        // Tree-id order, then key order inside `lock_span`: no deadlock with
+        // other committers.
+        order.sort_by_key(|t| t.tree.core.id);
+        let guard = epoch::pin();
+        let mut spans = Vec::with_capacity(order.len());
+        for t in &order {
+            let mut keys: Vec<&[u8]> = t.writes.keys().chain(&t.reads).map(|k| &**k).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            spans.push(t.tree.core.lock_span(&keys, &t.ranges, &guard)?);
+        }
+        if !order.iter().zip(&spans).all(|(t, span)| still_valid(t, span, at)) {
+            return Ok(false);
+        }
+        let ops = order.iter().flat_map(|t| {
+            let tree = t.tree.core.id;
+            t.writes.iter().map(move |(key, value)| match value {
+                Some(value) => OpRef::Insert { tree, key, value },
+                None => OpRef::Remove { tree, key },
+            })
+        });
+        let stamp = state.engine.log.append_then(ops, |_| {
+            for t in &order {
+                let writes = t.writes.iter().map(|(k, v)| (k, v.as_ref()));
+                t.tree.core.subscribers.publish_all(writes);
+            }
+        })?;
+        let mut resized = Vec::with_capacity(order.len());
+        for (t, span) in order.iter().zip(&mut spans) {
+            let writes = t.writes.iter().map(|(k, v)| (k, v.as_ref()));
+            resized.push(span.apply(writes, stamp));
+        }
+        drop(spans);
+        for (t, resized) in order.iter().zip(resized) {
+            t.tree.core.rebalance_all(resized);
+        }
+        state.engine.log.write_behind()?;
+        if state.durable.get() {
+            state.engine.log.sync_to(stamp.lsn + 1)?;
+        }
+        Ok(true)
+    }
+}
