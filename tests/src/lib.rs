@@ -109,6 +109,25 @@ pub fn rng(seed: u64) -> StdRng {
 /// Keys written together by one `apply_batch` "transfer" of the crash loop.
 pub const BATCH_WIDTH: usize = 5;
 
+/// Accounts in the transactional crash loop (`txn_child`).
+pub const BANK_ACCOUNTS: u64 = 32;
+/// Each account's opening balance there.
+pub const BANK_START: u64 = 1_000;
+
+/// How `txn_child` records a transfer: `from`, `to` and `amount`, big-endian.
+pub fn encode_transfer(from: u64, to: u64, amount: u64) -> Vec<u8> {
+    [from, to, amount].iter().flat_map(|n| n.to_be_bytes()).collect()
+}
+
+/// The inverse of [`encode_transfer`]; `None` if `bytes` is not one.
+pub fn decode_transfer(bytes: &[u8]) -> Option<(u64, u64, u64)> {
+    if bytes.len() != 24 {
+        return None;
+    }
+    let n = |i: usize| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    Some((n(0), n(1), n(2)))
+}
+
 /// The value the crash loop stores under `key`: a function of the key alone, 0 to
 /// 299 bytes long, so the checker can verify every surviving value.
 pub fn crash_value(key: &[u8]) -> Vec<u8> {

@@ -2,6 +2,8 @@
 //!
 //! - `model`: T3, the engine against a `BTreeMap` model, with restarts.
 //! - `crash`: T5, a child process killed with SIGKILL at random moments.
+//! - `crash_txn`: T5 for transactions: concurrent durable transfers killed
+//!   with SIGKILL; no torn transaction, no lost acknowledged commit.
 //! - `concurrency`: threads racing on shared keys, CAS counters, iterators
 //!   during splits and merges.
 //! - `api`: edge cases of the public API: limits, foreign directories, locking,
@@ -28,6 +30,8 @@ mod concurrency;
 mod corruption;
 #[path = "engine/crash.rs"]
 mod crash;
+#[path = "engine/crash_txn.rs"]
+mod crash_txn;
 #[path = "engine/io_errors.rs"]
 mod io_errors;
 #[path = "engine/isolation.rs"]

@@ -66,14 +66,15 @@ fn default_key(k: &str) -> (String, Vec<u8>) {
 }
 
 /// What one child printed, and how it ended.
-struct Run {
-    lines: Vec<String>,
-    stderr: String,
+pub(crate) struct Run {
+    pub lines: Vec<String>,
+    pub stderr: String,
 }
 
-/// Spawns the child, kills it at a random moment and collects its output.
-fn run_child(db: &Path, round: usize, seed: u64, rng: &mut StdRng) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_child"))
+/// Spawns the child program `bin` (`<bin> <db> <round> <seed>`), kills it at a
+/// random moment and collects its output.
+pub(crate) fn run_child(bin: &str, db: &Path, round: usize, seed: u64, rng: &mut StdRng) -> Run {
+    let mut child = Command::new(bin)
         .arg(db)
         .arg(round.to_string())
         .arg(seed.to_string())
@@ -81,7 +82,7 @@ fn run_child(db: &Path, round: usize, seed: u64, rng: &mut StdRng) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawning crash_child");
+        .unwrap_or_else(|e| panic!("spawning {bin}: {e}"));
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel::<String>();
@@ -118,21 +119,21 @@ fn run_child(db: &Path, round: usize, seed: u64, rng: &mut StdRng) -> Run {
             Ok(line) => lines.push(line),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
-                panic!("crash_child printed nothing within 60 s");
+                panic!("{bin} printed nothing within 60 s");
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {}
         }
         std::thread::sleep(Duration::from_millis(rng.gen_range(20..=300)));
     }
     let _ = child.kill();
-    let status = child.wait().expect("waiting for crash_child");
+    let status = child.wait().expect("waiting for the child");
     reader.join().expect("stdout reader");
     lines.extend(rx.try_iter());
     let stderr = err_reader.join().unwrap_or_default();
     assert_eq!(
         status.signal(),
         Some(SIGKILL),
-        "crash_child ended by itself ({status}) before it was killed; stderr:\n{stderr}\nlast lines: {:?}",
+        "{bin} ended by itself ({status}) before it was killed; stderr:\n{stderr}\nlast lines: {:?}",
         &lines[lines.len().saturating_sub(5)..]
     );
     Run { lines, stderr }
@@ -367,7 +368,8 @@ fn sigkill_loop() {
         }
         let child_seed = skiff_tests::derive_seed(master, kill as u64);
         let started = std::time::Instant::now();
-        let run = run_child(&db_path, kill, child_seed, &mut rng);
+        let bin = env!("CARGO_BIN_EXE_crash_child");
+        let run = run_child(bin, &db_path, kill, child_seed, &mut rng);
         child_time += started.elapsed();
         let started = std::time::Instant::now();
         let result = replay_acks(&run.lines, &mut state, &mut max_id, &mut acks).and_then(|in_flight| {
