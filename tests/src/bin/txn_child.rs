@@ -64,7 +64,7 @@ fn main() {
         .transaction(|a| {
             if a.first()?.is_none() {
                 for i in 0..BANK_ACCOUNTS {
-                    a.insert(&i.to_be_bytes(), &BANK_START.to_be_bytes())?;
+                    a.insert(i.to_be_bytes(), BANK_START.to_be_bytes())?;
                 }
             }
             a.flush();
@@ -94,8 +94,8 @@ fn main() {
                             if from == to || src < amount {
                                 return Ok(false);
                             }
-                            a.insert(&from.to_be_bytes(), &(src - amount).to_be_bytes())?;
-                            a.insert(&to.to_be_bytes(), &(dst + amount).to_be_bytes())?;
+                            a.insert(from.to_be_bytes(), (src - amount).to_be_bytes())?;
+                            a.insert(to.to_be_bytes(), (dst + amount).to_be_bytes())?;
                             x.insert(id.as_bytes(), encode_transfer(from, to, amount))?;
                             if durable {
                                 x.flush();

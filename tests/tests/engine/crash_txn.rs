@@ -18,12 +18,15 @@ use super::crash::run_child;
 
 const KILLS_PER_DATABASE: usize = 10;
 
+/// A tree's entries, in order.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 fn check(db_path: &Path, acked: &BTreeSet<String>) -> Result<usize, String> {
     let db = Config::new()
         .path(db_path)
         .open()
         .map_err(|e| format!("reopening after the kill failed: {e}"))?;
-    let read = |name: &[u8]| -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    let read = |name: &[u8]| -> Result<Entries, String> {
         let tree = db.open_tree(name).map_err(|e| e.to_string())?;
         tree.iter()
             .map(|kv| {
