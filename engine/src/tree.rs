@@ -424,6 +424,15 @@ pub(crate) fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<IVe
     (conv(range.start_bound()), conv(range.end_bound()))
 }
 
+/// Whether no key lies between the bounds (`BTreeMap::range` panics on such).
+pub(crate) fn is_empty_range(lo: &Bound<IVec>, hi: &Bound<IVec>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(a), Bound::Included(b)) => a > b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a >= b,
+        _ => false,
+    }
+}
+
 /// The bounds of the keys starting with `prefix`.
 pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<IVec>, Bound<IVec>) {
     let end = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);

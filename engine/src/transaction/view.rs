@@ -11,7 +11,7 @@ use crate::db::Engine;
 use crate::iter::Iter;
 use crate::snapshot::ReadPoint;
 use crate::sync::Arc;
-use crate::tree::{bounds, check_key, check_value, prefix_bounds};
+use crate::tree::{bounds, check_key, check_value, is_empty_range, prefix_bounds};
 use crate::{Batch, Error, IVec, Result, Tree};
 
 /// What one transaction did to one tree.
@@ -272,7 +272,11 @@ impl TransactionalTree {
     }
 
     fn scan(&self, (lo, hi): (Bound<IVec>, Bound<IVec>), record: bool) -> TxIter {
+        let empty = is_empty_range(&lo, &hi);
         let (tree, own) = self.with(|t| {
+            if empty {
+                return (t.tree.clone(), VecDeque::new());
+            }
             if record {
                 t.ranges.push((lo.clone(), hi.clone()));
             }

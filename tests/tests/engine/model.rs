@@ -6,7 +6,9 @@
 //! 16–24-byte stem, so keys are long too), values of 0–40 bytes, and leaves of
 //! 64, 256 or 1024 bytes so that splits and merges happen all the time. The
 //! operations cover the whole `Tree` API, three trees (the default one and two
-//! named ones, to check isolation), `drop_tree`, `clear`, flushes and restarts —
+//! named ones, to check isolation), transactions over one or two trees (reads,
+//! ranges, `first`/`last` and writes checked inside, aborts), snapshots held
+//! across writes and clears, `drop_tree`, `clear`, flushes and restarts —
 //! after `flush()`, and without one, where the clean drop must flush. After
 //! every operation the engine's observation must equal the model's; after
 //! every restart the whole database must equal the models.
@@ -102,6 +104,9 @@ macro_rules! check_eq {
         }
     }};
 }
+
+#[path = "model_txn.rs"]
+mod txn;
 
 fn eng<T>(r: skiff_engine::Result<T>) -> Result<T, String> {
     r.map_err(|e| format!("engine error: {e} ({e:?})"))
@@ -414,6 +419,8 @@ impl Harness {
                 self.check_all()?;
                 check_eq!("checksum across restart", eng(self.db().checksum())?, checksum);
             }
+            Op::Transaction { t, u, steps, abort } => self.transaction(*t, *u, steps, *abort)?,
+            Op::Snapshot { t, writes, clear } => self.snapshot(*t, writes, *clear)?,
             Op::DropTree { t } => {
                 let name = TREES[*t].expect("only named trees are dropped");
                 check_eq!("drop_tree", eng(self.db().drop_tree(name))?, true);

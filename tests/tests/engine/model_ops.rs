@@ -54,8 +54,49 @@ impl Update {
     }
 }
 
+/// One step inside a model transaction; `second` picks its second tree.
+#[derive(Debug, Clone)]
+pub(super) enum TxStep {
+    Write {
+        second: bool,
+        key: B,
+        value: Option<B>,
+    },
+    Get {
+        second: bool,
+        key: B,
+    },
+    Range {
+        second: bool,
+        lo: Bound<B>,
+        hi: Bound<B>,
+        rev: bool,
+    },
+    First {
+        second: bool,
+    },
+    Last {
+        second: bool,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub(super) enum Op {
+    /// A transaction over trees `t` and `u` (possibly the same), committed
+    /// unless `abort`.
+    Transaction {
+        t: usize,
+        u: usize,
+        steps: Vec<TxStep>,
+        abort: bool,
+    },
+    /// Writes (and maybe a clear) while a snapshot taken before them is open;
+    /// the snapshot must still show the old contents.
+    Snapshot {
+        t: usize,
+        writes: Vec<(B, Option<B>)>,
+        clear: bool,
+    },
     Insert {
         t: usize,
         key: B,
@@ -301,13 +342,57 @@ impl Gen {
         }
     }
 
+    fn tx_step(&self, rng: &mut StdRng) -> TxStep {
+        let second = rng.gen_bool(0.4);
+        match rng.gen_range(0..10) {
+            0..=4 => TxStep::Write {
+                second,
+                key: self.key(rng),
+                value: rng.gen_bool(0.7).then(|| self.value(rng)),
+            },
+            5 | 6 => TxStep::Get {
+                second,
+                key: self.probe(rng),
+            },
+            7 | 8 => TxStep::Range {
+                second,
+                lo: self.bound(rng),
+                hi: self.bound(rng),
+                rev: rng.gen(),
+            },
+            _ if rng.gen() => TxStep::First { second },
+            _ => TxStep::Last { second },
+        }
+    }
+
     pub(super) fn op(&self, rng: &mut StdRng, models: &[Model], setup: &Setup) -> Op {
         let t = match rng.gen_range(0..10) {
             0..=6 => 0,
             7 | 8 => 1,
             _ => 2,
         };
-        match rng.gen_range(0..1000) {
+        match rng.gen_range(0..1060) {
+            975..=1024 => {
+                let n = rng.gen_range(0..12);
+                let steps = (0..n).map(|_| self.tx_step(rng)).collect();
+                Op::Transaction {
+                    t,
+                    u: rng.gen_range(0..TREES.len()),
+                    steps,
+                    abort: rng.gen_bool(0.2),
+                }
+            }
+            1025..=1044 => {
+                let n = rng.gen_range(0..30);
+                let writes = (0..n)
+                    .map(|_| (self.key(rng), rng.gen_bool(0.7).then(|| self.value(rng))))
+                    .collect();
+                Op::Snapshot {
+                    t,
+                    writes,
+                    clear: rng.gen_bool(0.1),
+                }
+            }
             0..=199 => Op::Insert {
                 t,
                 key: self.key(rng),
