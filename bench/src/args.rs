@@ -76,7 +76,7 @@ impl EngineArgs {
 }
 
 /// Parses a number such as `200000`, `200_000` or `200,000`.
-fn parse_num<T: std::str::FromStr<Err = std::num::ParseIntError>>(s: &str) -> BenchResult<T> {
+pub(crate) fn parse_num<T: std::str::FromStr<Err = std::num::ParseIntError>>(s: &str) -> BenchResult<T> {
     let digits: String = s.chars().filter(|c| *c != '_' && *c != ',').collect();
     digits
         .parse()

@@ -2,13 +2,15 @@
 //!
 //! Run `cargo run -p skiff-bench --release -- engine --keys 1000000` to compare
 //! `skiff-engine` with sled, redb, fjall and LMDB (through heed) on the same data in
-//! one run; the result is printed as a markdown table. Each subcommand lives in its
-//! own module and is dispatched from [`main`], so more can be added beside `engine`.
+//! one run; the result is printed as a markdown table. `txn` measures transactions:
+//! durable commits against the disk's fsync rate, and small transactions against
+//! sled. Each subcommand lives in its own module and is dispatched from [`main`].
 
 mod args;
 mod data;
 mod engines;
 mod report;
+mod txn;
 mod workloads;
 
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ usage: skiff-bench <SUBCOMMAND> [OPTIONS]
 
 subcommands:
   engine    key-value engine workloads: skiff vs sled, redb, fjall, lmdb (heed)
+  txn       transactions: durable commits vs the fsync rate, small transactions vs sled
 
 run `skiff-bench <SUBCOMMAND> --help` for the subcommand's options";
 
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = argv.collect();
     let outcome = match sub.as_str() {
         "engine" => run_engine(&rest),
+        "txn" => txn::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

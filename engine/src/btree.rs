@@ -19,7 +19,9 @@ use crate::leaf::{Leaf, LeafState};
 use crate::record::TreeId;
 use crate::snapshot::{Frozen, FrozenLeaves};
 use crate::subscriber::Subscribers;
-use crate::sync::{read, write, Arc, AtomicBool, AtomicU64, Ordering, RwLock, RwLockWriteGuard};
+use crate::sync::{
+    lock, read, write, Arc, AtomicBool, AtomicU64, Mutex, Ordering, RwLock, RwLockWriteGuard, Weak,
+};
 use crate::versions::Stamp;
 use crate::{Error, IVec, MergeOperator, Result};
 
@@ -75,11 +77,14 @@ impl Span<'_> {
         &mut self,
         writes: impl Iterator<Item = (&'a IVec, Option<&'a IVec>)>,
         stamp: Stamp,
+        shared: &Shared,
     ) -> Vec<(IVec, usize, bool)> {
         let mut touched: Vec<Option<bool>> = vec![None; self.leaves.len()];
         for (key, value) in writes {
             let slot = self.position(key);
-            self.leaves[slot].1.apply_stamped(key, value, stamp);
+            if self.leaves[slot].1.apply_stamped(key, value, stamp) {
+                shared.track(self.leaves[slot].0);
+            }
             let removed = touched[slot].get_or_insert(false);
             *removed |= value.is_none();
         }
@@ -145,6 +150,37 @@ pub(crate) struct Shared {
     pub leaf_ids: AtomicU64,
     /// Leaves of cleared and dropped trees that open snapshots still read.
     pub frozen: Frozen,
+    /// Leaves that kept superseded versions for a snapshot, so that their
+    /// memory is given back when the last snapshot closes even if nobody
+    /// writes to them again.
+    versioned: Mutex<Vec<Weak<Leaf>>>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Shared {
+        Shared {
+            leaf_ids: AtomicU64::new(1),
+            ..Shared::default()
+        }
+    }
+
+    /// Remembers that `leaf` keeps versions.
+    pub(crate) fn track(&self, leaf: &Arc<Leaf>) {
+        lock(&self.versioned).push(Arc::downgrade(leaf));
+    }
+
+    /// Drops every tracked version at or below `horizon`.
+    pub(crate) fn release_versions(&self, horizon: u64) {
+        let tracked = std::mem::take(&mut *lock(&self.versioned));
+        let mut kept = Vec::new();
+        for weak in tracked {
+            let Some(leaf) = weak.upgrade() else { continue };
+            if write(&leaf.state).prune_versions(horizon) {
+                kept.push(weak);
+            }
+        }
+        lock(&self.versioned).append(&mut kept);
+    }
 }
 
 impl TreeCore {
@@ -303,7 +339,11 @@ impl TreeCore {
             let piece_hi = lows.get(i + 1).cloned().or_else(|| hi.clone());
             let low = piece.low.clone();
             let id = self.shared.leaf_ids.fetch_add(1, Ordering::Relaxed);
+            let versioned = piece.versions.is_some();
             let new = Arc::new(Leaf::from_piece(id, piece, piece_hi));
+            if versioned {
+                self.shared.track(&new);
+            }
             self.index.insert_leaf(&s, low, new);
         }
     }
@@ -334,7 +374,9 @@ impl TreeCore {
         if !fits && !a.entries.is_empty() && !b.entries.is_empty() {
             return;
         }
-        a.absorb(&mut b);
+        if a.absorb(&mut b) {
+            self.shared.track(left);
+        }
         self.index.remove_leaf(&s, &b.lo);
     }
 

@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::io::{Storage, StorageFile};
 use crate::log::{Flusher, Log};
 use crate::record::{Op, OpRef, TreeId};
-use crate::sync::{lock, read, write, Arc, AtomicU64, Mutex, RwLock};
+use crate::sync::{lock, read, write, Arc, Mutex, RwLock};
 use crate::tree::check_key;
 use crate::{meta, recovery, Batch, Error, IVec, Result, Tree};
 
@@ -191,10 +191,7 @@ impl Db {
             return Err(Error::Locked { path: dir });
         }
         let leaf_max = config.leaf_max_bytes;
-        let shared = Arc::new(Shared {
-            leaf_ids: AtomicU64::new(1),
-            ..Shared::default()
-        });
+        let shared = Arc::new(Shared::new());
         let default = Arc::new(TreeCore::new(
             0,
             IVec::from(DEFAULT_TREE),

@@ -213,20 +213,41 @@ impl LeafState {
     }
 
     /// Applies a logged write, first recording the value it supersedes if an
-    /// open snapshot may still read it. Returns the old value.
-    pub(crate) fn apply_stamped(&mut self, key: &IVec, value: Option<&IVec>, stamp: Stamp) -> Option<IVec> {
+    /// open snapshot may still read it. Returns whether this leaf just started
+    /// keeping versions (the caller registers it with `Shared::track`).
+    pub(crate) fn apply_stamped(&mut self, key: &IVec, value: Option<&IVec>, stamp: Stamp) -> bool {
+        let mut started = false;
         match stamp.oldest {
             None => self.versions = None,
             Some(oldest) => {
                 let old = self.get(key).cloned();
                 if old.is_some() || value.is_some() {
+                    started = self.versions.is_none();
                     let versions = self.versions.get_or_insert_default();
                     versions.prune(oldest);
                     versions.record(key, stamp.lsn, old);
                 }
             }
         }
-        self.apply(key, value)
+        self.apply(key, value);
+        started
+    }
+
+    /// Whether this leaf keeps superseded versions.
+    #[cfg(test)]
+    pub(crate) fn has_versions(&self) -> bool {
+        self.versions.is_some()
+    }
+
+    /// Drops versions at or below `horizon`; returns whether any remain.
+    pub(crate) fn prune_versions(&mut self, horizon: u64) -> bool {
+        if let Some(v) = &mut self.versions {
+            v.prune(horizon);
+            if v.is_empty() {
+                self.versions = None;
+            }
+        }
+        self.versions.is_some()
     }
 
     /// The value of `key` at snapshot `at`.
@@ -297,9 +318,12 @@ impl LeafState {
     }
 
     /// Moves every entry of `right`, the next leaf, into this one, and takes over
-    /// its upper bound; `right` is left empty and retired.
-    pub(crate) fn absorb(&mut self, right: &mut LeafState) {
+    /// its upper bound; `right` is left empty and retired. Returns whether this
+    /// leaf just started keeping versions (taken over from `right`).
+    pub(crate) fn absorb(&mut self, right: &mut LeafState) -> bool {
+        let mut started = false;
         if let Some(mut theirs) = right.versions.take() {
+            started = self.versions.is_none();
             self.versions.get_or_insert_default().append(&mut theirs);
         }
         self.entries.append(&mut right.entries);
@@ -308,6 +332,7 @@ impl LeafState {
         self.unpacked += std::mem::take(&mut right.unpacked);
         self.hi = right.hi.take();
         right.retired = true;
+        started
     }
 
     /// Drops every entry and retires the leaf.

@@ -25,6 +25,7 @@ mod btree;
 mod config;
 mod db;
 mod error;
+mod group_commit;
 mod index;
 pub mod io;
 mod iter;
@@ -37,7 +38,7 @@ mod recovery;
 mod snapshot;
 mod subscriber;
 mod sync;
-mod transaction;
+pub mod transaction;
 mod tree;
 mod versions;
 

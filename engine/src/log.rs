@@ -3,9 +3,9 @@
 //! Appending encodes a record into an in-memory buffer under a short mutex and
 //! hands out the next LSN. Bytes reach the file when the buffer grows past
 //! [`WRITE_THRESHOLD`], when the background flusher runs, or when someone calls
-//! `flush`. Flushing is group commit: the first caller takes the I/O mutex,
-//! writes everything buffered and fsyncs once; callers queued behind it find
-//! their records already durable and return without another fsync.
+//! `flush`. Flushing is group commit (`group_commit`): one caller writes
+//! everything buffered and fsyncs once while the others wait for it, and those
+//! it covered return without another fsync.
 //!
 //! Files are `wal/<seq>.log`, each a header and then records. A file is fsynced
 //! before the next one is created, and the directory is fsynced after creating
@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::group_commit::GroupCommit;
 use crate::io::{Storage, StorageFile};
 use crate::record::{self, OpRef};
 use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
@@ -79,6 +80,7 @@ pub(crate) struct Log {
     write_due: AtomicBool,
     poisoned: AtomicBool,
     poison_cause: Mutex<Option<String>>,
+    group: GroupCommit,
 }
 
 impl Log {
@@ -113,6 +115,7 @@ impl Log {
             write_due: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
+            group: GroupCommit::default(),
         })
     }
 
@@ -192,8 +195,10 @@ impl Log {
         at
     }
 
-    /// Closes a snapshot opened at `at`; returns the oldest one still open.
-    pub(crate) fn close_snapshot(&self, at: u64) -> Option<u64> {
+    /// Closes a snapshot opened at `at`. Returns the LSN at or below which no
+    /// open or future snapshot reads (the oldest open one, or the last LSN
+    /// assigned), and whether no snapshot is open any more.
+    pub(crate) fn close_snapshot(&self, at: u64) -> (u64, bool) {
         let mut p = lock(&self.pending);
         if let Some(n) = p.snapshots.get_mut(&at) {
             *n -= 1;
@@ -201,7 +206,10 @@ impl Log {
                 p.snapshots.remove(&at);
             }
         }
-        p.snapshots.keys().next().copied()
+        match p.snapshots.keys().next() {
+            Some(&oldest) => (oldest, false),
+            None => (p.next_lsn - 1, true),
+        }
     }
 
     /// Writes the buffer out (without fsync) if it has grown large, so memory
@@ -226,12 +234,11 @@ impl Log {
         self.sync_to(target)
     }
 
-    /// Makes every record with an LSN below `target` durable.
+    /// Makes every record with an LSN below `target` durable. Concurrent
+    /// callers share fsyncs (see `group_commit`).
     pub(crate) fn sync_to(&self, target: u64) -> Result<usize> {
-        if self.durable_lsn.load(Ordering::Acquire) >= target {
-            return Ok(0);
-        }
-        self.write_out(Some(target))
+        self.group
+            .sync(target, &self.durable_lsn, || self.write_out(Some(target)))
     }
 
     /// Writes buffered records to the file; with `Some(target)`, also fsyncs

@@ -67,14 +67,13 @@ impl Frozen {
             .map(|g| g.leaves.clone())
     }
 
-    /// Forgets what no snapshot at or above `oldest` reads (everything if no
-    /// snapshot is open).
-    pub(crate) fn prune(&self, oldest: Option<u64>) {
+    /// Forgets what no snapshot at or above `horizon` reads.
+    pub(crate) fn prune(&self, horizon: u64) {
         if self.count.load(Ordering::Acquire) == 0 {
             return;
         }
         let mut g = lock(&self.generations);
-        g.retain(|g| oldest.is_some_and(|o| g.lsn > o));
+        g.retain(|g| g.lsn > horizon);
         self.count.store(g.len(), Ordering::Release);
     }
 }
@@ -110,8 +109,13 @@ impl ReadPoint {
 
 impl Drop for ReadPoint {
     fn drop(&mut self) {
-        let oldest = self.log.close_snapshot(self.at);
-        self.shared.frozen.prune(oldest);
+        let (horizon, none_open) = self.log.close_snapshot(self.at);
+        self.shared.frozen.prune(horizon);
+        if none_open {
+            // Writers prune the versions of the leaves they write; these are
+            // the leaves nobody wrote since.
+            self.shared.release_versions(horizon);
+        }
     }
 }
 
@@ -231,5 +235,62 @@ impl Snapshot {
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshot").field("at", &self.point.at).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sync::read;
+    use crate::{Config, Db, IVec};
+
+    fn leaves_with_versions(db: &Db) -> usize {
+        let guard = crossbeam_epoch::pin();
+        db.core
+            .index
+            .leaves(&guard)
+            .iter()
+            .filter(|l| read(&l.state).has_versions())
+            .count()
+    }
+
+    #[test]
+    fn closing_the_last_snapshot_gives_versions_back() {
+        let db = Config::new().temporary(true).leaf_max_bytes(256).open().unwrap();
+        for i in 0..200u32 {
+            db.insert(i.to_be_bytes(), b"old").unwrap();
+        }
+        let first = db.snapshot();
+        let second = first.clone();
+        for i in 0..200u32 {
+            db.insert(i.to_be_bytes(), b"new").unwrap();
+        }
+        assert!(
+            leaves_with_versions(&db) > 1,
+            "writes under a snapshot keep versions"
+        );
+        drop(first);
+        assert_eq!(
+            second.get(&db, 7u32.to_be_bytes()).unwrap(),
+            Some(IVec::from(b"old"))
+        );
+        drop(second);
+        assert_eq!(
+            leaves_with_versions(&db),
+            0,
+            "nobody wrote since, yet versions are gone"
+        );
+        assert_eq!(db.get(7u32.to_be_bytes()).unwrap(), Some(IVec::from(b"new")));
+    }
+
+    #[test]
+    fn a_snapshot_opened_during_release_keeps_what_it_needs() {
+        let db = Config::new().temporary(true).open().unwrap();
+        db.insert(b"k", b"1").unwrap();
+        let old = db.snapshot();
+        db.insert(b"k", b"2").unwrap();
+        let newer = db.snapshot();
+        db.insert(b"k", b"3").unwrap();
+        drop(old);
+        assert_eq!(newer.get(&db, b"k").unwrap(), Some(IVec::from(b"2")));
     }
 }

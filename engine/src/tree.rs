@@ -94,7 +94,7 @@ impl Tree {
     ) -> Result<R> {
         check_key(key)?;
         let guard = epoch::pin();
-        let (_, mut state) = self.core.lock_leaf(key, &guard)?;
+        let (leaf, mut state) = self.core.lock_leaf(key, &guard)?;
         let (change, r) = decide(state.get(key));
         let Some(new) = change else { return Ok(r) };
         let op = match &new {
@@ -117,7 +117,9 @@ impl Tree {
             .engine
             .log
             .append_then([op], |_| subscribers.publish(&key, new.as_ref()))?;
-        state.apply_stamped(&key, new.as_ref(), stamp);
+        if state.apply_stamped(&key, new.as_ref(), stamp) {
+            self.core.shared.track(leaf);
+        }
         let bytes = state.bytes;
         drop(state);
         self.core.rebalance(&key, bytes, new.is_none());
@@ -287,10 +289,31 @@ impl Tree {
             }),
             |_| self.core.subscribers.publish_all(writes.clone()),
         )?;
-        let resized = span.apply(writes, stamp);
+        let resized = span.apply(writes, stamp, &self.core.shared);
         drop(span);
         self.core.rebalance_all(resized);
         self.engine.log.write_behind()
+    }
+
+    /// Runs `f` as a serializable transaction on this tree, as sled's
+    /// `Tree::transaction`; see [`Transactional`](crate::Transactional), which
+    /// also covers several trees. `f` may run more than once.
+    ///
+    /// ```
+    /// let db = skiff_engine::Config::new().temporary(true).open()?;
+    /// db.transaction(|tx| {
+    ///     let n = tx.get(b"counter")?.map_or(0, |v| v[0]);
+    ///     tx.insert(b"counter", &[n + 1])?;
+    ///     Ok::<_, skiff_engine::transaction::ConflictableTransactionError>(())
+    /// })?;
+    /// assert_eq!(db.get(b"counter")?.as_deref(), Some(&[1u8][..]));
+    /// # Ok::<(), skiff_engine::transaction::TransactionError>(())
+    /// ```
+    pub fn transaction<F, A, E>(&self, f: F) -> crate::TransactionResult<A, E>
+    where
+        F: Fn(&crate::TransactionalTree) -> crate::ConflictableTransactionResult<A, E>,
+    {
+        crate::Transactional::transaction(self, f)
     }
 
     /// Iterates over every key and value in order; double-ended.

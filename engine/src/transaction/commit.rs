@@ -73,7 +73,7 @@ impl Transaction {
         let mut resized = Vec::with_capacity(order.len());
         for (t, span) in order.iter().zip(&mut spans) {
             let writes = t.writes.iter().map(|(k, v)| (k, v.as_ref()));
-            resized.push(span.apply(writes, stamp));
+            resized.push(span.apply(writes, stamp, &t.tree.core.shared));
         }
         drop(spans);
         for (t, resized) in order.iter().zip(resized) {
