@@ -22,12 +22,23 @@ extern crate self as skiff;
 
 pub use skiff_engine as engine;
 
+mod catalog;
 pub mod codec;
+mod collection;
+mod db;
+mod error;
 pub mod key;
 pub mod model;
+mod query;
+mod records;
+pub mod store;
 
+pub use collection::{Access, Auto, Collection, InSnapshot, InTxn, WriteAccess};
+pub use db::{Db, Progress, ReadTx, Tx};
+pub use error::{Error, Result};
 pub use key::{Desc, Key, KeyDecodeError, KeyDecodeErrorKind, KeyPrefix, KeyRef, KEY_ENCODING_VERSION};
 pub use model::{AutoKey, Index, IndexDef, IndexKind, Model, NonUnique, Unique};
+pub use query::{Cursor, IndexIter, IndexView, Records};
 
 /// Derives [`Key`](trait@Key) for a newtype, a struct or an enum.
 ///

@@ -1,0 +1,342 @@
+//! `Collection<T>`: typed records of one model, read and written on their
+//! own (each write its own transaction), inside a transaction, or in a
+//! snapshot — one type, three ways of reaching the store ([`Access`]).
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use crate::db::Db;
+use crate::key::{Key, KeyPrefix, KeyRef};
+use crate::model::{Index, IndexKind, Model};
+use crate::query::{IndexView, Records};
+use crate::records::{self, Meta};
+use crate::store::{EngineStore, Read, Store};
+use crate::{Error, Result};
+
+/// How a [`Collection`] reaches the store. Sealed: the three kinds are
+/// [`Auto`], [`InTxn`] and [`InSnapshot`].
+pub trait Access<S: Store>: sealed::Sealed {
+    /// What reads go through.
+    type Reader: Read<Space = S::Space>;
+
+    /// A reader for one operation.
+    fn reader(&self) -> Self::Reader;
+}
+
+/// An [`Access`] that can write.
+pub trait WriteAccess<S: Store>: Access<S> {
+    /// Runs `f` in a transaction: its own, or the one this access is part of.
+    fn write<X>(&self, f: impl Fn(&S::Txn) -> Result<X>) -> Result<X>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Every call is atomic on its own: each write is one transaction, each read a
+/// fresh snapshot. What `Db::collection` returns.
+pub struct Auto<S: Store> {
+    pub(crate) db: Db<S>,
+}
+
+/// Part of a transaction (what `tx.collection()` returns).
+pub struct InTxn<'a, S: Store> {
+    pub(crate) txn: &'a S::Txn,
+}
+
+/// Read-only, at a snapshot (what `db.read(|r| r.collection())` returns).
+pub struct InSnapshot<S: Store> {
+    pub(crate) snapshot: S::Snapshot,
+}
+
+impl<S: Store> sealed::Sealed for Auto<S> {}
+impl<S: Store> sealed::Sealed for InTxn<'_, S> {}
+impl<S: Store> sealed::Sealed for InSnapshot<S> {}
+
+impl<S: Store> Access<S> for Auto<S> {
+    type Reader = S::Snapshot;
+
+    fn reader(&self) -> S::Snapshot {
+        self.db.store().snapshot()
+    }
+}
+
+impl<S: Store> WriteAccess<S> for Auto<S> {
+    fn write<X>(&self, f: impl Fn(&S::Txn) -> Result<X>) -> Result<X> {
+        self.db.store().transact(f)
+    }
+}
+
+impl<'a, S: Store> Access<S> for InTxn<'a, S> {
+    type Reader = &'a S::Txn;
+
+    fn reader(&self) -> &'a S::Txn {
+        self.txn
+    }
+}
+
+impl<S: Store> WriteAccess<S> for InTxn<'_, S> {
+    fn write<X>(&self, f: impl Fn(&S::Txn) -> Result<X>) -> Result<X> {
+        f(self.txn)
+    }
+}
+
+impl<S: Store> Access<S> for InSnapshot<S> {
+    type Reader = S::Snapshot;
+
+    fn reader(&self) -> S::Snapshot {
+        self.snapshot.clone()
+    }
+}
+
+/// The records of model `T`, keyed by `T::Key`, with `T`'s secondary indexes
+/// kept in step by every write.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use skiff::Model;
+///
+/// #[derive(Model, Serialize, Deserialize, Debug, PartialEq)]
+/// struct City {
+///     #[model(key)]
+///     name: String,
+///     #[model(index)]
+///     country: String,
+///     population: u32,
+/// }
+///
+/// let db = skiff::Db::temporary()?;
+/// let cities = db.collection::<City>()?;
+/// for (name, country, population) in [("Lyon", "FR", 522), ("Paris", "FR", 2_103), ("Bonn", "DE", 330)] {
+///     cities.insert(&City { name: name.into(), country: country.into(), population })?;
+/// }
+/// let names: Vec<String> = cities.range("Bonn".."Paris")?.map(|c| c.map(|c| c.name)).collect::<Result<_, _>>()?;
+/// assert_eq!(names, ["Bonn", "Lyon"]);
+/// cities.update("Lyon", |c| c.population += 1)?;
+/// assert_eq!(cities.get("Lyon")?.unwrap().population, 523);
+/// assert_eq!(cities.index(City::COUNTRY).count("FR"..="FR")?, 2);
+/// # Ok::<(), skiff::Error>(())
+/// ```
+pub struct Collection<T, S: Store = EngineStore, A = Auto<S>> {
+    pub(crate) meta: Arc<Meta<S::Space>>,
+    pub(crate) access: A,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T, S: Store> Clone for Collection<T, S, Auto<S>> {
+    fn clone(&self) -> Self {
+        Collection {
+            meta: self.meta.clone(),
+            access: Auto {
+                db: self.access.db.clone(),
+            },
+            marker: PhantomData,
+        }
+    }
+}
+
+/// Encoded bounds of a primary-key range.
+pub(crate) fn key_bounds<K: Key, Q: KeyRef<K> + ?Sized, R: RangeBounds<Q>>(
+    range: &R,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let enc = |b: Bound<&Q>| match b {
+        Bound::Included(k) => Bound::Included(KeyRef::<K>::to_key_ref_bytes(k)),
+        Bound::Excluded(k) => Bound::Excluded(KeyRef::<K>::to_key_ref_bytes(k)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (enc(range.start_bound()), enc(range.end_bound()))
+}
+
+impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
+    pub(crate) fn new(meta: Arc<Meta<S::Space>>, access: A) -> Self {
+        Collection {
+            meta,
+            access,
+            marker: PhantomData,
+        }
+    }
+
+    /// The record with primary key `key` (`&str` for `String` keys).
+    pub fn get(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
+        records::get(
+            &self.access.reader(),
+            &self.meta,
+            &KeyRef::<T::Key>::to_key_ref_bytes(key),
+        )
+    }
+
+    /// Whether a record has primary key `key`.
+    pub fn contains(&self, key: &<T::Key as Key>::Borrowed) -> Result<bool> {
+        let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
+        Ok(self.access.reader().get(&self.meta.records, &pk)?.is_some())
+    }
+
+    /// The number of records (counts them).
+    pub fn len(&self) -> Result<usize> {
+        let entries = self
+            .access
+            .reader()
+            .scan(&self.meta.records, Bound::Unbounded, Bound::Unbounded);
+        let mut n = 0;
+        for e in entries {
+            e?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Whether the collection has no records.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.first()?.is_none())
+    }
+
+    /// Every record in key order; double-ended, streaming.
+    pub fn iter(&self) -> Result<Records<T>> {
+        Ok(self.scan(Bound::Unbounded, Bound::Unbounded))
+    }
+
+    /// The records whose keys are in `range`, in key order; double-ended.
+    pub fn range<Q: KeyRef<T::Key> + ?Sized, R: RangeBounds<Q>>(&self, range: R) -> Result<Records<T>> {
+        let (lo, hi) = key_bounds::<T::Key, Q, R>(&range);
+        Ok(self.scan(lo, hi))
+    }
+
+    /// The records whose (tuple) keys start with `prefix`; double-ended.
+    pub fn prefix<P: KeyPrefix<T::Key>>(&self, prefix: &P) -> Result<Records<T>> {
+        let (lo, hi) = records::prefix_bounds(prefix.to_prefix_bytes());
+        Ok(self.scan(lo, hi))
+    }
+
+    /// The record with the smallest key.
+    pub fn first(&self) -> Result<Option<T>> {
+        self.iter()?.next().transpose()
+    }
+
+    /// The record with the largest key.
+    pub fn last(&self) -> Result<Option<T>> {
+        self.iter()?.next_back().transpose()
+    }
+
+    fn scan(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Records<T> {
+        Records::new(self.access.reader().scan(&self.meta.records, lo, hi))
+    }
+
+    /// Queries through the secondary index `index` (a constant such as
+    /// `User::EMAIL` that `#[derive(Model)]` generates).
+    pub fn index<K: Key, Kind: IndexKind>(
+        &self,
+        index: Index<T, K, Kind>,
+    ) -> IndexView<'_, T, K, Kind, S, A> {
+        IndexView::new(self, index.position())
+    }
+}
+
+impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
+    /// Adds `record`; `Error::DuplicateKey` if its key is taken,
+    /// `Error::UniqueViolation` if a unique index value is. Either way nothing
+    /// is written.
+    pub fn insert(&self, record: &T) -> Result<()> {
+        let pk = record.key_bytes();
+        self.access.write(|tx| {
+            if tx.get(&self.meta.records, &pk)?.is_some() {
+                return Err(Error::DuplicateKey {
+                    collection: T::NAME.to_string(),
+                    key: pk.clone(),
+                });
+            }
+            records::write(tx, &self.meta, &pk, None, Some(record))
+        })
+    }
+
+    /// Adds `record` under the next key (`#[model(key, auto)]` models: one
+    /// more than the greatest key, 1 for an empty collection) and returns it.
+    pub fn push(&self, record: T) -> Result<T::Key> {
+        if !T::AUTO_KEY {
+            return Err(Error::NoAutoKey {
+                collection: T::NAME.to_string(),
+            });
+        }
+        let record = RefCell::new(record);
+        self.access.write(|tx| {
+            let last = match tx
+                .scan(&self.meta.records, Bound::Unbounded, Bound::Unbounded)
+                .next_back()
+            {
+                Some(entry) => {
+                    Some(
+                        T::Key::from_key_bytes(&entry?.0).map_err(|source| Error::KeyDecode {
+                            collection: T::NAME.to_string(),
+                            source,
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            let key = T::next_auto_key(last.as_ref()).ok_or_else(|| Error::KeysExhausted {
+                collection: T::NAME.to_string(),
+            })?;
+            let mut record = record.borrow_mut();
+            record.set_key(key);
+            let pk = record.key_bytes();
+            records::write(tx, &self.meta, &pk, None, Some(&*record))?;
+            Ok(record.key())
+        })
+    }
+
+    /// Inserts or replaces `record`; returns the record it replaced.
+    pub fn upsert(&self, record: &T) -> Result<Option<T>> {
+        let pk = record.key_bytes();
+        self.access.write(|tx| {
+            let old: Option<T> = records::get(tx, &self.meta, &pk)?;
+            records::write(tx, &self.meta, &pk, old.as_ref(), Some(record))?;
+            Ok(old)
+        })
+    }
+
+    /// Changes the record with key `key` with `f`, atomically, and returns the
+    /// new record; `Error::NotFound` if there is none. `f` may run more than
+    /// once (the write is retried on conflict). If `f` changes the key, the
+    /// record moves (`Error::DuplicateKey` if the new key is taken).
+    pub fn update(&self, key: &<T::Key as Key>::Borrowed, f: impl FnMut(&mut T)) -> Result<T> {
+        let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
+        let f = RefCell::new(f);
+        self.access.write(|tx| {
+            let Some(old) = records::get::<T, _>(tx, &self.meta, &pk)? else {
+                return Err(Error::NotFound {
+                    collection: T::NAME.to_string(),
+                    key: pk.clone(),
+                });
+            };
+            let mut new: T = records::get(tx, &self.meta, &pk)?.expect("read twice in one transaction");
+            (f.borrow_mut())(&mut new);
+            let new_pk = new.key_bytes();
+            if new_pk == pk {
+                records::write(tx, &self.meta, &pk, Some(&old), Some(&new))?;
+            } else {
+                if tx.get(&self.meta.records, &new_pk)?.is_some() {
+                    return Err(Error::DuplicateKey {
+                        collection: T::NAME.to_string(),
+                        key: new_pk,
+                    });
+                }
+                records::write(tx, &self.meta, &pk, Some(&old), None)?;
+                records::write(tx, &self.meta, &new_pk, None, Some(&new))?;
+            }
+            Ok(new)
+        })
+    }
+
+    /// Removes the record with key `key`; returns it.
+    pub fn remove(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
+        let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
+        self.access.write(|tx| {
+            let old: Option<T> = records::get(tx, &self.meta, &pk)?;
+            if let Some(old) = &old {
+                records::write(tx, &self.meta, &pk, Some(old), None)?;
+            }
+            Ok(old)
+        })
+    }
+}

@@ -1,0 +1,360 @@
+//! `skiff::Db`: opening a database, its collections, transactions and
+//! snapshots.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use crate::catalog::{self, Schema, CATALOG_SPACE};
+use crate::collection::{Auto, Collection, InSnapshot, InTxn};
+use crate::model::Model;
+use crate::records::{self, Meta};
+use crate::store::{EngineStore, Read, Store, Write};
+use crate::{codec, Error, Result};
+
+/// Records written per transaction when an index is built or a collection
+/// migrated: big enough to amortize commits, small enough to keep each
+/// transaction's memory and conflict window modest.
+const BATCH: usize = 1_000;
+
+/// Progress of a long operation (building an index, migrating).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The collection.
+    pub collection: &'static str,
+    /// What is being done, e.g. `build index email`.
+    pub task: String,
+    /// Records processed so far.
+    pub done: u64,
+    /// Records in all (as counted when the operation started).
+    pub total: u64,
+}
+
+type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+struct Inner<S: Store> {
+    store: S,
+    catalog: S::Space,
+    /// Opened collections by model type: `Arc<Meta<S::Space>>`.
+    open: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// Held while a collection is opened, so its indexes are built once.
+    opening: Mutex<()>,
+    progress: RwLock<Option<ProgressFn>>,
+}
+
+/// A typed database: collections of [`Model`]s with secondary indexes, on a
+/// transactional store (by default `skiff-engine`). Cheap to clone; `Send +
+/// Sync + 'static`, so it can live in application state.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use skiff::Model;
+///
+/// #[derive(Model, Serialize, Deserialize, Debug, PartialEq)]
+/// struct Note {
+///     #[model(key, auto)]
+///     id: u64,
+///     #[model(index)]
+///     topic: String,
+///     text: String,
+/// }
+///
+/// let db = skiff::Db::temporary()?;
+/// let notes = db.collection::<Note>()?;
+/// let id = notes.push(Note { id: 0, topic: "rust".into(), text: "ownership".into() })?;
+/// notes.push(Note { id: 0, topic: "rust".into(), text: "borrowing".into() })?;
+/// assert_eq!(notes.get(&id)?.unwrap().text, "ownership");
+/// assert_eq!(notes.index(Note::TOPIC).get_all("rust")?.count(), 2);
+/// # Ok::<(), skiff::Error>(())
+/// ```
+pub struct Db<S: Store = EngineStore> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: Store> Clone for Db<S> {
+    fn clone(&self) -> Self {
+        Db {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: Store> std::fmt::Debug for Db<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+impl Db<EngineStore> {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open<P: AsRef<Path>>(path: P) -> Result<Self> {
+        Self::from_engine(skiff_engine::open(path)?)
+    }
+
+    /// A scratch database in a temporary directory, removed when dropped.
+    pub fn temporary() -> Result<Self> {
+        Self::from_engine(skiff_engine::Config::new().temporary(true).open()?)
+    }
+
+    /// A typed database on an engine database opened with its own
+    /// [`Config`](skiff_engine::Config) (durability, flush interval, …).
+    pub fn from_engine(db: skiff_engine::Db) -> Result<Self> {
+        Self::with_store(EngineStore::new(db))
+    }
+
+    /// The engine database underneath.
+    pub fn engine(&self) -> &skiff_engine::Db {
+        self.inner.store.engine()
+    }
+}
+
+impl<S: Store> Db<S> {
+    /// A typed database on any [`Store`].
+    pub fn with_store(store: S) -> Result<Self> {
+        let catalog = store.space(CATALOG_SPACE)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                store,
+                catalog,
+                open: Mutex::new(HashMap::new()),
+                opening: Mutex::new(()),
+                progress: RwLock::new(None),
+            }),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// Calls `f` as long operations (index builds, migrations) progress.
+    pub fn on_progress(&self, f: impl Fn(&Progress) + Send + Sync + 'static) {
+        *self
+            .inner
+            .progress
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(f));
+    }
+
+    fn report(&self, p: Progress) {
+        let f = self
+            .inner
+            .progress
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(f) = f {
+            f(&p);
+        }
+    }
+
+    /// The collection of `T`, created on first use. Checks `T` against the
+    /// catalog (`Error::SchemaMismatch` if its key type or an index definition
+    /// changed) and builds any index the catalog does not have yet.
+    pub fn collection<T: Model>(&self) -> Result<Collection<T, S, Auto<S>>> {
+        let meta = self.meta::<T>()?;
+        Ok(Collection::new(meta, Auto { db: self.clone() }))
+    }
+
+    /// Runs `f` as one serializable transaction and returns its result; `f`
+    /// may run more than once (it reruns when a concurrent commit changed what
+    /// it read), up to a bound after which it fails with `Error::Conflict`. An
+    /// `Err` from `f` aborts the transaction: nothing of it is written.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use skiff::Model;
+    /// #[derive(Model, Serialize, Deserialize)]
+    /// struct Account { #[model(key)] name: String, balance: i64 }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let accounts = db.collection::<Account>()?;
+    /// accounts.insert(&Account { name: "a".into(), balance: 10 })?;
+    /// accounts.insert(&Account { name: "b".into(), balance: 0 })?;
+    /// db.transaction(|tx| {
+    ///     let accounts = tx.collection::<Account>()?;
+    ///     accounts.update("a", |a| a.balance -= 5)?;
+    ///     accounts.update("b", |b| b.balance += 5)?;
+    ///     Ok::<_, skiff::Error>(())
+    /// })?;
+    /// assert_eq!(accounts.get("b")?.unwrap().balance, 5);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
+    pub fn transaction<R, E: From<Error>>(&self, f: impl Fn(&Tx<'_, S>) -> Result<R, E>) -> Result<R, E> {
+        self.inner.store.transact(|txn| f(&Tx { db: self, txn }))
+    }
+
+    /// Runs `f` on a consistent snapshot of every collection; never conflicts.
+    pub fn read<R, E: From<Error>>(&self, f: impl FnOnce(&ReadTx<'_, S>) -> Result<R, E>) -> Result<R, E> {
+        let snapshot = self.inner.store.snapshot();
+        f(&ReadTx { db: self, snapshot })
+    }
+
+    /// The keyspaces of `T`, opening the collection (see `collection`) the
+    /// first time.
+    pub(crate) fn meta<T: Model>(&self) -> Result<Arc<Meta<S::Space>>> {
+        let id = TypeId::of::<T>();
+        let cached = |db: &Self| {
+            let open = db.inner.open.lock().unwrap_or_else(PoisonError::into_inner);
+            open.get(&id)
+                .cloned()
+                .and_then(|m| m.downcast::<Meta<S::Space>>().ok())
+        };
+        if let Some(meta) = cached(self) {
+            return Ok(meta);
+        }
+        let _opening = self.inner.opening.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(meta) = cached(self) {
+            return Ok(meta);
+        }
+        let meta = Arc::new(self.open_collection::<T>()?);
+        let erased: Arc<dyn Any + Send + Sync> = meta.clone();
+        self.inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, erased);
+        Ok(meta)
+    }
+
+    fn open_collection<T: Model>(&self) -> Result<Meta<S::Space>> {
+        let store = &self.inner.store;
+        let catalog = &self.inner.catalog;
+        let stored: Option<Schema> = match store.snapshot().get(catalog, T::NAME.as_bytes())? {
+            Some(bytes) => Some(codec::decode(&bytes).map_err(|e| Error::SchemaMismatch {
+                collection: T::NAME.to_string(),
+                what: format!("unreadable catalog entry: {e}"),
+            })?),
+            None => None,
+        };
+        let plan = catalog::plan::<T>(stored.clone())?;
+        if !plan.build.is_empty() {
+            // Recorded first, so that a crash mid-build rebuilds on next open.
+            let mut building = plan.schema.clone();
+            for &pos in &plan.build {
+                building.indexes[pos].ready = false;
+            }
+            self.put_schema::<T>(&building)?;
+            for &pos in &plan.build {
+                store.drop_space(&records::index_space(T::NAME, T::indexes()[pos].name()))?;
+            }
+        }
+        let meta = Meta {
+            records: store.space(&records::records_space(T::NAME))?,
+            indexes: T::indexes()
+                .iter()
+                .map(|d| store.space(&records::index_space(T::NAME, d.name())))
+                .collect::<Result<_>>()?,
+        };
+        for &pos in &plan.build {
+            self.build_index::<T>(&meta, pos)?;
+        }
+        if stored.as_ref() != Some(&plan.schema) {
+            self.put_schema::<T>(&plan.schema)?;
+        }
+        Ok(meta)
+    }
+
+    fn put_schema<T: Model>(&self, schema: &Schema) -> Result<()> {
+        let bytes = codec::encode(schema)?;
+        let catalog = &self.inner.catalog;
+        self.inner.store.transact(|tx| {
+            tx.make_durable();
+            tx.put(catalog, T::NAME.as_bytes(), bytes.clone())
+        })
+    }
+
+    /// Fills the (empty) index at `pos` from the records, in batches.
+    fn build_index<T: Model>(&self, meta: &Meta<S::Space>, pos: usize) -> Result<()> {
+        let def = &T::indexes()[pos];
+        let space = &meta.indexes[pos];
+        let total = self
+            .inner
+            .store
+            .snapshot()
+            .scan(&meta.records, Bound::Unbounded, Bound::Unbounded)
+            .count() as u64;
+        let task = format!("build index {}", def.name());
+        let mut done = 0u64;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let lo = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+            let (count, last) = self.inner.store.transact(|tx| {
+                let mut last = None;
+                let mut count = 0;
+                for entry in tx.scan(&meta.records, lo.clone(), Bound::Unbounded).take(BATCH) {
+                    let (pk, bytes) = entry?;
+                    let record: T = records::decode(&pk, &bytes)?;
+                    for ik in def.keys(&record) {
+                        if def.is_unique() {
+                            if let Some(owner) = tx.get(space, &ik)? {
+                                if *owner != *pk {
+                                    return Err(Error::UniqueViolation {
+                                        collection: T::NAME.to_string(),
+                                        index: def.name().to_string(),
+                                        key: ik,
+                                    });
+                                }
+                            }
+                        }
+                        tx.put(space, &records::entry_key(def.is_unique(), &ik, &pk), pk.to_vec())?;
+                    }
+                    last = Some(pk.to_vec());
+                    count += 1;
+                }
+                Ok::<_, Error>((count, last))
+            })?;
+            done += count as u64;
+            self.report(Progress {
+                collection: T::NAME,
+                task: task.clone(),
+                done,
+                total,
+            });
+            match last {
+                Some(last) if count == BATCH => after = Some(last),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+/// An open transaction (see [`Db::transaction`]).
+pub struct Tx<'a, S: Store = EngineStore> {
+    db: &'a Db<S>,
+    txn: &'a S::Txn,
+}
+
+impl<'a, S: Store> Tx<'a, S> {
+    /// The collection of `T` inside this transaction.
+    pub fn collection<T: Model>(&self) -> Result<Collection<T, S, InTxn<'a, S>>> {
+        let meta = self.db.meta::<T>()?;
+        Ok(Collection::new(meta, InTxn { txn: self.txn }))
+    }
+
+    /// Makes this transaction durable (fsynced) before it returns.
+    pub fn make_durable(&self) {
+        self.txn.make_durable();
+    }
+}
+
+/// A consistent read-only view (see [`Db::read`]).
+pub struct ReadTx<'a, S: Store = EngineStore> {
+    db: &'a Db<S>,
+    snapshot: S::Snapshot,
+}
+
+impl<S: Store> ReadTx<'_, S> {
+    /// The collection of `T` as of the snapshot.
+    pub fn collection<T: Model>(&self) -> Result<Collection<T, S, InSnapshot<S>>> {
+        let meta = self.db.meta::<T>()?;
+        Ok(Collection::new(
+            meta,
+            InSnapshot {
+                snapshot: self.snapshot.clone(),
+            },
+        ))
+    }
+}

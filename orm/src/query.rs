@@ -1,0 +1,213 @@
+//! Reading: record iterators and queries through secondary indexes.
+
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+use crate::collection::{key_bounds, Access, Collection};
+use crate::key::{Key, KeyPrefix, KeyRef};
+use crate::model::{IndexKind, Model, Unique};
+use crate::records::{self, successor};
+use crate::store::{Entries, Read, Store};
+use crate::{Error, Result};
+
+/// Records in key order, decoded as they are read; double-ended.
+pub struct Records<T> {
+    entries: Entries<'static>,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T: Model> Records<T> {
+    pub(crate) fn new(entries: Entries<'static>) -> Self {
+        Records {
+            entries,
+            marker: PhantomData,
+        }
+    }
+
+    fn decode(item: Result<(crate::store::Bytes, crate::store::Bytes)>) -> Result<T> {
+        let (k, v) = item?;
+        records::decode(&k, &v)
+    }
+}
+
+impl<T: Model> Iterator for Records<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        self.entries.next().map(Self::decode)
+    }
+}
+
+impl<T: Model> DoubleEndedIterator for Records<T> {
+    fn next_back(&mut self) -> Option<Result<T>> {
+        self.entries.next_back().map(Self::decode)
+    }
+}
+
+/// A position in an index scan, for paging: [`IndexIter::cursor`] after
+/// reading a page, [`IndexIter::after`] to read the next one. Stable under
+/// concurrent writes: the next page starts after the last entry returned,
+/// whatever was inserted or removed meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor(Vec<u8>);
+
+/// Queries through one secondary index of a collection.
+pub struct IndexView<'c, T, K, Kind, S: Store, A> {
+    collection: &'c Collection<T, S, A>,
+    position: usize,
+    marker: PhantomData<fn() -> (K, Kind)>,
+}
+
+impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c, T, K, Kind, S, A> {
+    pub(crate) fn new(collection: &'c Collection<T, S, A>, position: usize) -> Self {
+        IndexView {
+            collection,
+            position,
+            marker: PhantomData,
+        }
+    }
+
+    /// Entry-key bounds for index-key bounds: a non-unique entry is the index
+    /// key followed by the primary key.
+    fn entry_bounds(&self, (lo, hi): (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        if Kind::UNIQUE {
+            return (lo, hi);
+        }
+        let lo = match lo {
+            Bound::Excluded(k) => match successor(&k) {
+                Some(s) => Bound::Included(s),
+                // Nothing sorts after every extension of an all-0xFF key.
+                None => return (Bound::Included(k.clone()), Bound::Excluded(k)),
+            },
+            other => other,
+        };
+        let hi = match hi {
+            Bound::Included(k) => successor(&k).map_or(Bound::Unbounded, Bound::Excluded),
+            other => other,
+        };
+        (lo, hi)
+    }
+
+    fn iter(&self, bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> IndexIter<T, K, A::Reader> {
+        let (lo, hi) = self.entry_bounds(bounds);
+        let reader = self.collection.access.reader();
+        let space = self.collection.meta.indexes[self.position].clone();
+        IndexIter {
+            entries: reader.scan(&space, lo, hi.clone()),
+            reader,
+            records: self.collection.meta.records.clone(),
+            space,
+            hi,
+            last: None,
+            marker: PhantomData,
+        }
+    }
+
+    /// Every record whose index value is `key`, in primary-key order.
+    pub fn get_all(&self, key: &K::Borrowed) -> Result<IndexIter<T, K, A::Reader>> {
+        let k = KeyRef::<K>::to_key_ref_bytes(key);
+        Ok(self.iter((Bound::Included(k.clone()), Bound::Included(k))))
+    }
+
+    /// The records whose index values are in `range`, in index order (then
+    /// primary-key order); double-ended, streaming.
+    pub fn range<Q: KeyRef<K> + ?Sized, R: RangeBounds<Q>>(
+        &self,
+        range: R,
+    ) -> Result<IndexIter<T, K, A::Reader>> {
+        Ok(self.iter(key_bounds::<K, Q, R>(&range)))
+    }
+
+    /// The records whose (tuple) index values start with `prefix`.
+    pub fn prefix<P: KeyPrefix<K>>(&self, prefix: &P) -> Result<IndexIter<T, K, A::Reader>> {
+        Ok(self.iter(records::prefix_bounds(prefix.to_prefix_bytes())))
+    }
+
+    /// How many index entries have values in `range` (reads no record).
+    pub fn count<Q: KeyRef<K> + ?Sized, R: RangeBounds<Q>>(&self, range: R) -> Result<usize> {
+        let mut n = 0;
+        for key in self.range(range)?.keys() {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl<T: Model, K: Key, S: Store, A: Access<S>> IndexView<'_, T, K, Unique, S, A> {
+    /// The record whose unique index value is `key`.
+    pub fn get(&self, key: &K::Borrowed) -> Result<Option<T>> {
+        self.get_all(key)?.next().transpose()
+    }
+}
+
+/// Records found through an index, in index order; double-ended, streaming.
+pub struct IndexIter<T, K, R: Read> {
+    entries: Entries<'static>,
+    reader: R,
+    records: R::Space,
+    space: R::Space,
+    hi: Bound<Vec<u8>>,
+    /// The entry key last returned from the front, for `cursor`.
+    last: Option<Vec<u8>>,
+    marker: PhantomData<fn() -> (T, K)>,
+}
+
+impl<T: Model, K: Key, R: Read> IndexIter<T, K, R> {
+    fn record(&self, entry: Result<(crate::store::Bytes, crate::store::Bytes)>) -> Result<T> {
+        let (_, pk) = entry?;
+        match self.reader.get(&self.records, &pk)? {
+            Some(bytes) => records::decode(&pk, &bytes),
+            None => Err(Error::NotFound {
+                collection: T::NAME.to_string(),
+                key: pk.to_vec(),
+            }),
+        }
+    }
+
+    /// Where the next page starts: after the last entry returned from the
+    /// front (`None` before the first).
+    pub fn cursor(&self) -> Option<Cursor> {
+        self.last.clone().map(Cursor)
+    }
+
+    /// Restarts the scan just after `cursor` (from a previous page).
+    pub fn after(mut self, cursor: &Cursor) -> Self {
+        self.entries = self
+            .reader
+            .scan(&self.space, Bound::Excluded(cursor.0.clone()), self.hi.clone());
+        self.last = Some(cursor.0.clone());
+        self
+    }
+
+    /// The index values instead of the records (reads no record).
+    pub fn keys(self) -> impl DoubleEndedIterator<Item = Result<K>> {
+        self.entries.map(|entry| {
+            let (key, _) = entry?;
+            let mut input = &key[..];
+            K::decode_key(&mut input).map_err(|source| Error::KeyDecode {
+                collection: T::NAME.to_string(),
+                source,
+            })
+        })
+    }
+}
+
+impl<T: Model, K: Key, R: Read> Iterator for IndexIter<T, K, R> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        let entry = self.entries.next()?;
+        if let Ok((k, _)) = &entry {
+            self.last = Some(k.to_vec());
+        }
+        Some(self.record(entry))
+    }
+}
+
+impl<T: Model, K: Key, R: Read> DoubleEndedIterator for IndexIter<T, K, R> {
+    fn next_back(&mut self) -> Option<Result<T>> {
+        let entry = self.entries.next_back()?;
+        Some(self.record(entry))
+    }
+}

@@ -1,0 +1,118 @@
+//! [`Store`] on `skiff-engine`: keyspaces are trees, snapshots are engine
+//! snapshots, transactions are `Db::transact`.
+
+use std::ops::Bound;
+
+use skiff_engine::transaction::{
+    ConflictableTransactionError, TransactionError, UnabortableTransactionError,
+};
+use skiff_engine::{Snapshot, Transaction, Tree};
+
+use super::{Bytes, Entries, Read, Store, Write};
+use crate::{Error, Result};
+
+/// The typed layer's store: a `skiff-engine` database.
+#[derive(Clone, Debug)]
+pub struct EngineStore {
+    db: skiff_engine::Db,
+}
+
+impl EngineStore {
+    /// A store on an open engine database.
+    pub fn new(db: skiff_engine::Db) -> EngineStore {
+        EngineStore { db }
+    }
+
+    /// The engine database underneath.
+    pub fn engine(&self) -> &skiff_engine::Db {
+        &self.db
+    }
+}
+
+fn unabortable(e: UnabortableTransactionError) -> Error {
+    match e {
+        UnabortableTransactionError::Storage(e) => Error::from(e),
+        // The engine reads snapshots, so operations never report conflicts;
+        // a commit that conflicts is retried by `transact`.
+        UnabortableTransactionError::Conflict => Error::Conflict { attempts: 0 },
+    }
+}
+
+impl Store for EngineStore {
+    type Space = Tree;
+    type Snapshot = Snapshot;
+    type Txn = Transaction;
+
+    fn space(&self, name: &str) -> Result<Tree> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    fn drop_space(&self, name: &str) -> Result<bool> {
+        Ok(self.db.drop_tree(name)?)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.db.snapshot()
+    }
+
+    fn transact<R, E: From<Error>>(
+        &self,
+        f: impl Fn(&Transaction) -> std::result::Result<R, E>,
+    ) -> std::result::Result<R, E> {
+        match self
+            .db
+            .transact(|tx| f(tx).map_err(ConflictableTransactionError::Abort))
+        {
+            Ok(r) => Ok(r),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(E::from(Error::from(e))),
+        }
+    }
+}
+
+impl Read for Snapshot {
+    type Space = Tree;
+
+    fn get(&self, space: &Tree, key: &[u8]) -> Result<Option<Bytes>> {
+        Ok(Snapshot::get(self, space, key)?)
+    }
+
+    fn scan(&self, space: &Tree, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Entries<'static> {
+        Box::new(self.range(space, (lo, hi)).map(|r| r.map_err(Error::from)))
+    }
+}
+
+impl Read for Transaction {
+    type Space = Tree;
+
+    fn get(&self, space: &Tree, key: &[u8]) -> Result<Option<Bytes>> {
+        self.tree(space).and_then(|t| t.get(key)).map_err(unabortable)
+    }
+
+    fn scan(&self, space: &Tree, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Entries<'static> {
+        match self.tree(space) {
+            Ok(t) => Box::new(t.range((lo, hi)).map(|r| r.map_err(unabortable))),
+            Err(e) => Box::new(std::iter::once(Err(unabortable(e)))),
+        }
+    }
+}
+
+impl Write for Transaction {
+    fn put(&self, space: &Tree, key: &[u8], value: Vec<u8>) -> Result<()> {
+        self.tree(space)
+            .and_then(|t| t.insert(key, value))
+            .map(drop)
+            .map_err(unabortable)
+    }
+
+    fn delete(&self, space: &Tree, key: &[u8]) -> Result<()> {
+        self.tree(space)
+            .and_then(|t| t.remove(key))
+            .map(drop)
+            .map_err(unabortable)
+    }
+
+    fn make_durable(&self) {
+        self.flush();
+    }
+}
