@@ -1,71 +1,126 @@
-//! Quickstart: a small inventory kept in Skiff's engine.
+//! Quickstart: a small library catalogue in Skiff's typed layer.
 //!
-//! Shows trees, batches, ordered scans, compare-and-swap and durability, then
-//! reopens the database to show the data survived.
+//! Models with a unique and non-unique, optional, multi-valued and composite
+//! secondary indexes; typed lookups, range and prefix scans; a transaction
+//! across two collections; a unique violation that leaves nothing behind; and a
+//! reopen that shows the data survived.
 //!
 //! Run with `cargo run --release --example quickstart`.
 
-use skiff_engine::{Batch, Config, Event};
+use serde::{Deserialize, Serialize};
+use skiff::{Db, Error, Model};
+
+#[derive(Model, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[model(name = "books")]
+#[model(index(name = "author_year", fields(author, year)))]
+struct Book {
+    #[model(key, auto)]
+    id: u64,
+    #[model(unique)]
+    isbn: String,
+    #[model(index)]
+    author: String,
+    year: u16,
+    #[model(index(multi))]
+    tags: Vec<String>,
+    #[model(index)]
+    borrowed_by: Option<String>,
+}
+
+#[derive(Model, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[model(name = "loans")]
+struct Loan {
+    #[model(key)]
+    member: String,
+    #[model(key)]
+    book: u64,
+    day: u32,
+}
+
+fn book(isbn: &str, author: &str, year: u16, tags: &[&str]) -> Book {
+    Book {
+        id: 0,
+        isbn: isbn.into(),
+        author: author.into(),
+        year,
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        borrowed_by: None,
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("skiff-quickstart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     {
-        let db = Config::new().path(&dir).open()?;
-        let items = db.open_tree("items")?;
-        let mut events = items.watch_prefix("item/");
-
-        // Several writes that land together or not at all.
-        let mut batch = Batch::default();
-        for (sku, qty) in [("apple", 12u32), ("banana", 30), ("cherry", 7), ("date", 0)] {
-            batch.insert(format!("item/{sku}").as_bytes(), qty.to_be_bytes());
+        let db = Db::open(&dir)?;
+        let books = db.collection::<Book>()?;
+        for b in [
+            book("978-0", "Le Guin", 1969, &["scifi", "classic"]),
+            book("978-1", "Le Guin", 1974, &["scifi"]),
+            book("978-2", "Jemisin", 2015, &["fantasy"]),
+            book("978-3", "Chiang", 2002, &["scifi", "stories"]),
+        ] {
+            let id = books.push(b)?;
+            println!("added book {id}");
         }
-        items.apply_batch(batch)?;
 
-        // Ordered scans over a prefix, forwards and backwards.
-        print!("in stock:");
-        for entry in items.scan_prefix("item/") {
-            let (key, qty) = entry?;
-            let qty = u32::from_be_bytes(qty.as_ref().try_into()?);
-            if qty > 0 {
-                print!(" {}={qty}", String::from_utf8_lossy(&key[5..]));
-            }
+        // Typed lookups and scans through secondary indexes.
+        let by_isbn = books.index(Book::ISBN).get("978-2")?.expect("present");
+        println!("978-2 is by {}", by_isbn.author);
+        print!("Le Guin, by year:");
+        for b in books.index(Book::AUTHOR_YEAR).prefix(&("Le Guin",))? {
+            print!(" {}", b?.year);
         }
         println!();
-        let (last, _) = items
-            .scan_prefix("item/")
-            .next_back()
-            .transpose()?
-            .expect("four items");
-        println!("last item: {}", String::from_utf8_lossy(&last));
-
-        // Sell one banana atomically, even if other threads sell too.
-        let sold = items.update_and_fetch("item/banana", |qty| {
-            let qty = u32::from_be_bytes(qty?.try_into().ok()?);
-            Some(qty.saturating_sub(1).to_be_bytes().to_vec())
-        })?;
         println!(
-            "bananas left: {}",
-            u32::from_be_bytes(sold.expect("present").as_ref().try_into()?)
+            "scifi books: {}",
+            books.index(Book::TAGS).count("scifi"..="scifi")?
         );
+        let newest = books.iter()?.next_back().transpose()?.expect("four books");
+        println!("last added: {} ({})", newest.isbn, newest.author);
 
-        // Every change was observed, in order.
-        let seen = std::iter::from_fn(|| events.next_timeout(std::time::Duration::from_millis(10)).ok())
-            .filter(|e| matches!(e, Event::Insert { .. }))
-            .count();
-        println!("events observed: {seen}");
+        // Lend a book: the loan and the book change together or not at all.
+        db.transaction(|tx| {
+            let books = tx.collection::<Book>()?;
+            let loans = tx.collection::<Loan>()?;
+            books.update(&1, |b| b.borrowed_by = Some("ada".into()))?;
+            loans.insert(&Loan {
+                member: "ada".into(),
+                book: 1,
+                day: 42,
+            })?;
+            Ok::<_, Error>(())
+        })?;
+        let out: Vec<u64> = books
+            .index(Book::BORROWED_BY)
+            .get_all("ada")?
+            .map(|b| b.map(|b| b.id))
+            .collect::<Result<_, _>>()?;
+        println!("borrowed by ada: {out:?}");
 
-        // Durable from here on, even if the machine loses power.
-        db.flush()?;
+        // A duplicate ISBN is refused, and nothing of the attempt remains.
+        match books.push(book("978-0", "Someone", 2024, &["dup"])) {
+            Err(Error::UniqueViolation { index, .. }) => println!("refused: duplicate {index}"),
+            other => println!("unexpected: {other:?}"),
+        }
+        println!(
+            "books tagged dup: {}",
+            books.index(Book::TAGS).count("dup"..="dup")?
+        );
+        db.engine().flush()?; // durable from here on
     }
-    let db = Config::new().path(&dir).open()?;
-    let items = db.open_tree("items")?;
+
+    // Reopen: everything is still there, indexes included.
+    let db = Db::open(&dir)?;
+    let books = db.collection::<Book>()?;
+    let loans = db.collection::<Loan>()?;
     println!(
-        "after reopen: {} items, recovered = {}",
-        items.len(),
-        db.was_recovered()
+        "after reopen: {} books, {} loans, {:?} borrowed",
+        books.len()?,
+        loans.len()?,
+        books.index(Book::BORROWED_BY).get_all("ada")?.count()
     );
-    drop(db);
+    drop((books, loans, db));
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
