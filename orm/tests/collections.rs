@@ -414,3 +414,40 @@ fn the_catalog_builds_new_indexes_and_refuses_changed_ones() -> skiff::Result<()
     ));
     Ok(())
 }
+
+#[test]
+fn concurrent_writers_never_break_a_unique_index() -> skiff::Result<()> {
+    let db = Db::temporary()?;
+    let users = db.collection::<User>()?;
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let users = users.clone();
+            std::thread::spawn(move || {
+                let mut won = 0;
+                for i in 0..200u64 {
+                    let email = format!("{}@x", (i * 7 + t) % 50);
+                    match users.push(User::new(0, &email, "Rome", 1)) {
+                        Ok(_) => won += 1,
+                        Err(Error::UniqueViolation { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let won: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(won, 50, "each of the 50 emails was taken exactly once");
+    assert_eq!(users.len()?, 50);
+    let mut emails: Vec<String> = users.iter()?.map(|u| u.unwrap().email).collect();
+    emails.sort();
+    emails.dedup();
+    assert_eq!(emails.len(), 50);
+    assert_eq!(users.index(User::EMAIL).count::<str, _>(..)?, 50);
+    assert_eq!(
+        ids(users.iter()?),
+        (1..=50).collect::<Vec<_>>(),
+        "push keys are dense"
+    );
+    Ok(())
+}
