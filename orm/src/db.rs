@@ -3,21 +3,20 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use crate::catalog::{self, Schema, CATALOG_SPACE};
+use crate::catalog::{self, CATALOG_SPACE};
 use crate::collection::{Auto, Collection, InSnapshot, InTxn};
 use crate::model::Model;
 use crate::records::{self, Meta};
-use crate::store::{EngineStore, Read, Store, Write};
-use crate::{codec, Error, Result};
+use crate::store::{EngineStore, Store, Write};
+use crate::{Error, Result};
 
 /// Records written per transaction when an index is built or a collection
 /// migrated: big enough to amortize commits, small enough to keep each
 /// transaction's memory and conflict window modest.
-const BATCH: usize = 1_000;
+pub(crate) const BATCH: usize = 1_000;
 
 /// Progress of a long operation (building an index, migrating).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +128,10 @@ impl<S: Store> Db<S> {
         &self.inner.store
     }
 
+    pub(crate) fn catalog(&self) -> &S::Space {
+        &self.inner.catalog
+    }
+
     /// Calls `f` as long operations (index builds, migrations) progress.
     pub fn on_progress(&self, f: impl Fn(&Progress) + Send + Sync + 'static) {
         *self
@@ -138,7 +141,7 @@ impl<S: Store> Db<S> {
             .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(f));
     }
 
-    fn report(&self, p: Progress) {
+    pub(crate) fn report(&self, p: Progress) {
         let f = self
             .inner
             .progress
@@ -221,14 +224,7 @@ impl<S: Store> Db<S> {
 
     fn open_collection<T: Model>(&self) -> Result<Meta<S::Space>> {
         let store = &self.inner.store;
-        let catalog = &self.inner.catalog;
-        let stored: Option<Schema> = match store.snapshot().get(catalog, T::NAME.as_bytes())? {
-            Some(bytes) => Some(codec::decode(&bytes).map_err(|e| Error::SchemaMismatch {
-                collection: T::NAME.to_string(),
-                what: format!("unreadable catalog entry: {e}"),
-            })?),
-            None => None,
-        };
+        let stored = self.stored_schema::<T>()?;
         let plan = catalog::plan::<T>(stored.clone())?;
         if !plan.build.is_empty() {
             // Recorded first, so that a crash mid-build rebuilds on next open.
@@ -255,69 +251,6 @@ impl<S: Store> Db<S> {
             self.put_schema::<T>(&plan.schema)?;
         }
         Ok(meta)
-    }
-
-    fn put_schema<T: Model>(&self, schema: &Schema) -> Result<()> {
-        let bytes = codec::encode(schema)?;
-        let catalog = &self.inner.catalog;
-        self.inner.store.transact(|tx| {
-            tx.make_durable();
-            tx.put(catalog, T::NAME.as_bytes(), bytes.clone())
-        })
-    }
-
-    /// Fills the (empty) index at `pos` from the records, in batches.
-    fn build_index<T: Model>(&self, meta: &Meta<S::Space>, pos: usize) -> Result<()> {
-        let def = &T::indexes()[pos];
-        let space = &meta.indexes[pos];
-        let total = self
-            .inner
-            .store
-            .snapshot()
-            .scan(&meta.records, Bound::Unbounded, Bound::Unbounded)
-            .count() as u64;
-        let task = format!("build index {}", def.name());
-        let mut done = 0u64;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let lo = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
-            let (count, last) = self.inner.store.transact(|tx| {
-                let mut last = None;
-                let mut count = 0;
-                for entry in tx.scan(&meta.records, lo.clone(), Bound::Unbounded).take(BATCH) {
-                    let (pk, bytes) = entry?;
-                    let record: T = records::decode(&pk, &bytes)?;
-                    for ik in def.keys(&record) {
-                        if def.is_unique() {
-                            if let Some(owner) = tx.get(space, &ik)? {
-                                if *owner != *pk {
-                                    return Err(Error::UniqueViolation {
-                                        collection: T::NAME.to_string(),
-                                        index: def.name().to_string(),
-                                        key: ik,
-                                    });
-                                }
-                            }
-                        }
-                        tx.put(space, &records::entry_key(def.is_unique(), &ik, &pk), pk.to_vec())?;
-                    }
-                    last = Some(pk.to_vec());
-                    count += 1;
-                }
-                Ok::<_, Error>((count, last))
-            })?;
-            done += count as u64;
-            self.report(Progress {
-                collection: T::NAME,
-                task: task.clone(),
-                done,
-                total,
-            });
-            match last {
-                Some(last) if count == BATCH => after = Some(last),
-                _ => return Ok(()),
-            }
-        }
     }
 }
 

@@ -28,6 +28,7 @@ mod collection;
 mod db;
 mod error;
 pub mod key;
+mod maintenance;
 pub mod model;
 mod query;
 mod records;

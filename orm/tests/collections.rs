@@ -451,3 +451,73 @@ fn concurrent_writers_never_break_a_unique_index() -> skiff::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn migrate_rewrites_old_versions_in_batches_and_indexes_can_be_rebuilt() -> skiff::Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path())?;
+        let old = db.collection::<v1::User>()?;
+        for i in 1..=2100u64 {
+            old.insert(&v1::User {
+                id: i,
+                email: format!("{i}@x"),
+                city: "C".into(),
+            })?;
+        }
+    }
+    let db = Db::open(dir.path())?;
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = progress.clone();
+    db.on_progress(move |p| seen.lock().unwrap().push((p.task.clone(), p.done)));
+    assert_eq!(db.migrate::<User>()?, 2100);
+    assert_eq!(db.migrate::<User>()?, 0, "a second run finds nothing to do");
+    let reports = progress.lock().unwrap().clone();
+    let migrate: Vec<u64> = reports
+        .iter()
+        .filter(|(t, _)| t == "migrate to version 2")
+        .map(|(_, d)| *d)
+        .collect();
+    assert_eq!(&migrate[..3], &[1000, 2000, 2100]);
+    let users = db.collection::<User>()?;
+    assert_eq!(users.get(&2100)?.unwrap().email, "2100@x");
+    assert_eq!(users.index(User::EMAIL).count::<str, _>(..)?, 2100);
+    db.rebuild_index::<User>("city")?;
+    assert_eq!(users.index(User::CITY).count("C"..="C")?, 2100);
+    assert!(matches!(
+        db.rebuild_index::<User>("nope"),
+        Err(Error::SchemaMismatch { .. })
+    ));
+    drop((users, db));
+
+    // Version 1 code can no longer open the collection: every record is v2.
+    let db = Db::open(dir.path())?;
+    assert!(matches!(
+        db.collection::<v1::User>().err(),
+        Some(Error::SchemaMismatch { .. })
+    ));
+
+    // An index the model stops declaring is retired, then dropped on request.
+    #[derive(Model, Serialize, Deserialize)]
+    #[model(name = "users", version = 3, from = User)]
+    struct Slim {
+        #[model(key)]
+        id: u64,
+        #[model(unique)]
+        email: String,
+    }
+    impl From<User> for Slim {
+        fn from(u: User) -> Slim {
+            Slim {
+                id: u.id,
+                email: u.email,
+            }
+        }
+    }
+    assert_eq!(db.collection::<Slim>()?.len()?, 2100);
+    let mut dropped = db.drop_retired_indexes::<Slim>()?;
+    dropped.sort();
+    assert_eq!(dropped, ["city", "city_age", "domain", "nickname", "tags"]);
+    assert!(db.drop_retired_indexes::<Slim>()?.is_empty());
+    Ok(())
+}

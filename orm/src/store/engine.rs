@@ -47,6 +47,10 @@ impl Store for EngineStore {
         Ok(self.db.open_tree(name)?)
     }
 
+    fn clear_space(&self, space: &Tree) -> Result<()> {
+        Ok(space.clear()?)
+    }
+
     fn drop_space(&self, name: &str) -> Result<bool> {
         Ok(self.db.drop_tree(name)?)
     }

@@ -57,6 +57,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The keyspace called `name`, created if needed.
     fn space(&self, name: &str) -> Result<Self::Space>;
 
+    /// Removes every entry of `space`, atomically.
+    fn clear_space(&self, space: &Self::Space) -> Result<()>;
+
     /// Removes the keyspace called `name` and its data; false if absent.
     fn drop_space(&self, name: &str) -> Result<bool>;
 

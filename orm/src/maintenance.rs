@@ -1,0 +1,210 @@
+//! Long operations on a collection's stored data: building and rebuilding
+//! indexes, migrating records to the current model version, dropping retired
+//! indexes. Each works in batches of `BATCH` records, one transaction per
+//! batch, reports progress, and can be interrupted and run again: a batch is
+//! all or nothing and redoing one is harmless.
+
+use std::ops::Bound;
+
+use crate::catalog::{self, Schema};
+use crate::db::{Db, Progress, BATCH};
+use crate::model::Model;
+use crate::records::{self, Meta};
+use crate::store::{Read, Store, Write};
+use crate::{codec, Error, Result};
+
+impl<S: Store> Db<S> {
+    /// Fills the (empty) index at `pos` from the records, in batches.
+    pub(crate) fn build_index<T: Model>(&self, meta: &Meta<S::Space>, pos: usize) -> Result<()> {
+        let def = &T::indexes()[pos];
+        let space = &meta.indexes[pos];
+        let total = self.count_records(meta)?;
+        let task = format!("build index {}", def.name());
+        let mut done = 0u64;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let lo = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+            let (count, last) = self.store().transact(|tx| {
+                let mut last = None;
+                let mut count = 0;
+                for entry in tx.scan(&meta.records, lo.clone(), Bound::Unbounded).take(BATCH) {
+                    let (pk, bytes) = entry?;
+                    let record: T = records::decode(&pk, &bytes)?;
+                    for ik in def.keys(&record) {
+                        if def.is_unique() {
+                            if let Some(owner) = tx.get(space, &ik)? {
+                                if *owner != *pk {
+                                    return Err(Error::UniqueViolation {
+                                        collection: T::NAME.to_string(),
+                                        index: def.name().to_string(),
+                                        key: ik,
+                                    });
+                                }
+                            }
+                        }
+                        tx.put(space, &records::entry_key(def.is_unique(), &ik, &pk), pk.to_vec())?;
+                    }
+                    last = Some(pk.to_vec());
+                    count += 1;
+                }
+                Ok::<_, Error>((count, last))
+            })?;
+            done += count as u64;
+            self.report(Progress {
+                collection: T::NAME,
+                task: task.clone(),
+                done,
+                total,
+            });
+            match last {
+                Some(last) if count == BATCH => after = Some(last),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Empties and rebuilds the index called `name` of `T` from the records
+    /// (after a bug, or to be sure), in batches, with progress.
+    pub fn rebuild_index<T: Model>(&self, name: &str) -> Result<()> {
+        let meta = self.meta::<T>()?;
+        let Some(pos) = T::indexes().iter().position(|d| d.name() == name) else {
+            return Err(Error::SchemaMismatch {
+                collection: T::NAME.to_string(),
+                what: format!("the model declares no index {name:?}"),
+            });
+        };
+        self.store().clear_space(&meta.indexes[pos])?;
+        self.build_index::<T>(&meta, pos)
+    }
+
+    /// Rewrites every record of `T` stored by an older model version in the
+    /// current one (upgrading it through the `from` chain), then rebuilds the
+    /// indexes; returns how many records were rewritten. Batches commit one by
+    /// one, so an interrupted migration resumes where it stopped when run
+    /// again. Progress goes to [`on_progress`](Db::on_progress).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use skiff::Model;
+    /// #[derive(Model, Serialize, Deserialize)]
+    /// #[model(name = "notes")]
+    /// struct NoteV1 { #[model(key)] id: u32, text: String }
+    ///
+    /// #[derive(Model, Serialize, Deserialize)]
+    /// #[model(name = "notes", version = 2, from = NoteV1)]
+    /// struct Note { #[model(key)] id: u32, text: String, words: usize }
+    ///
+    /// impl From<NoteV1> for Note {
+    ///     fn from(n: NoteV1) -> Note {
+    ///         let words = n.text.split_whitespace().count();
+    ///         Note { id: n.id, text: n.text, words }
+    ///     }
+    /// }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// db.collection::<NoteV1>()?.insert(&NoteV1 { id: 1, text: "hello typed world".into() })?;
+    /// assert_eq!(db.collection::<Note>()?.get(&1)?.unwrap().words, 3); // upgraded on read
+    /// assert_eq!(db.migrate::<Note>()?, 1);                             // rewritten once
+    /// assert_eq!(db.migrate::<Note>()?, 0);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
+    pub fn migrate<T: Model>(&self) -> Result<u64> {
+        let meta = self.meta::<T>()?;
+        let total = self.count_records(&meta)?;
+        let task = format!("migrate to version {}", T::VERSION);
+        let (mut done, mut rewritten) = (0u64, 0u64);
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let lo = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+            let (count, changed, last) = self.store().transact(|tx| {
+                let (mut count, mut changed, mut last) = (0usize, 0u64, None);
+                for entry in tx.scan(&meta.records, lo.clone(), Bound::Unbounded).take(BATCH) {
+                    let (pk, bytes) = entry?;
+                    let version = bytes
+                        .get(..4)
+                        .map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes")));
+                    if version != Some(T::VERSION) {
+                        let record: T = records::decode(&pk, &bytes)?;
+                        tx.put(&meta.records, &pk, records::encode(&record)?)?;
+                        changed += 1;
+                    }
+                    last = Some(pk.to_vec());
+                    count += 1;
+                }
+                Ok::<_, Error>((count, changed, last))
+            })?;
+            done += count as u64;
+            rewritten += changed;
+            self.report(Progress {
+                collection: T::NAME,
+                task: task.clone(),
+                done,
+                total,
+            });
+            match last {
+                Some(last) if count == BATCH => after = Some(last),
+                _ => break,
+            }
+        }
+        for pos in 0..T::indexes().len() {
+            self.store().clear_space(&meta.indexes[pos])?;
+            self.build_index::<T>(&meta, pos)?;
+        }
+        let mut schema = catalog::declared::<T>();
+        if let Some(stored) = self.stored_schema::<T>()? {
+            schema.retired = stored.retired;
+        }
+        self.put_schema::<T>(&schema)?;
+        Ok(rewritten)
+    }
+
+    /// Deletes the data of the indexes of `T` that the model no longer
+    /// declares (they are kept, unmaintained, until this is called); returns
+    /// their names.
+    pub fn drop_retired_indexes<T: Model>(&self) -> Result<Vec<String>> {
+        self.meta::<T>()?;
+        let Some(mut schema) = self.stored_schema::<T>()? else {
+            return Ok(Vec::new());
+        };
+        let retired: Vec<String> = schema.retired.drain(..).map(|i| i.name).collect();
+        for name in &retired {
+            self.store().drop_space(&records::index_space(T::NAME, name))?;
+        }
+        self.put_schema::<T>(&schema)?;
+        Ok(retired)
+    }
+
+    pub(crate) fn count_records(&self, meta: &Meta<S::Space>) -> Result<u64> {
+        let mut n = 0;
+        for entry in self
+            .store()
+            .snapshot()
+            .scan(&meta.records, Bound::Unbounded, Bound::Unbounded)
+        {
+            entry?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn stored_schema<T: Model>(&self) -> Result<Option<Schema>> {
+        match self.store().snapshot().get(self.catalog(), T::NAME.as_bytes())? {
+            Some(bytes) => Ok(Some(codec::decode(&bytes).map_err(|e| {
+                Error::SchemaMismatch {
+                    collection: T::NAME.to_string(),
+                    what: format!("unreadable catalog entry: {e}"),
+                }
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn put_schema<T: Model>(&self, schema: &Schema) -> Result<()> {
+        let bytes = codec::encode(schema)?;
+        let catalog = self.catalog();
+        self.store().transact(|tx| {
+            tx.make_durable();
+            tx.put(catalog, T::NAME.as_bytes(), bytes.clone())
+        })
+    }
+}
