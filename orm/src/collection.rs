@@ -13,6 +13,8 @@ use crate::model::{Index, IndexKind, Model};
 use crate::query::{IndexView, Records};
 use crate::records::{self, Meta};
 use crate::store::{EngineStore, Read, Store};
+use crate::watch::hub::{ChangeBuf, Filter};
+use crate::watch::Subscription;
 use crate::{Error, Result};
 
 /// How a [`Collection`] reaches the store. Sealed: the three kinds are
@@ -25,15 +27,22 @@ pub trait Access<S: Store>: sealed::Sealed {
     fn reader(&self) -> Self::Reader;
 }
 
-/// An [`Access`] that can write.
-pub trait WriteAccess<S: Store>: Access<S> {
-    /// Runs `f` in a transaction: its own, or the one this access is part of.
-    fn write<X>(&self, f: impl Fn(&S::Txn) -> Result<X>) -> Result<X>;
-}
+/// An [`Access`] that can write: [`Auto`] and [`InTxn`].
+pub trait WriteAccess<S: Store>: Access<S> + sealed::Writes<S> {}
 
 mod sealed {
+    use super::{ChangeBuf, Result, Store};
+
     pub trait Sealed {}
+
+    pub trait Writes<S: Store> {
+        /// Runs `f` in a transaction: its own, or the one this access is part
+        /// of. `f` records its changes for subscribers in the buffer given.
+        fn write<X>(&self, f: impl Fn(&S::Txn, &ChangeBuf) -> Result<X>) -> Result<X>;
+    }
 }
+
+use sealed::Writes;
 
 /// Every call is atomic on its own: each write is one transaction, each read a
 /// fresh snapshot. What `Db::collection` returns.
@@ -44,6 +53,7 @@ pub struct Auto<S: Store> {
 /// Part of a transaction (what `tx.collection()` returns).
 pub struct InTxn<'a, S: Store> {
     pub(crate) txn: &'a S::Txn,
+    pub(crate) changes: &'a ChangeBuf,
 }
 
 /// Read-only, at a snapshot (what `db.read(|r| r.collection())` returns).
@@ -63,9 +73,16 @@ impl<S: Store> Access<S> for Auto<S> {
     }
 }
 
-impl<S: Store> WriteAccess<S> for Auto<S> {
-    fn write<X>(&self, f: impl Fn(&S::Txn) -> Result<X>) -> Result<X> {
-        self.db.store().transact(f)
+impl<S: Store> WriteAccess<S> for Auto<S> {}
+
+impl<S: Store> Writes<S> for Auto<S> {
+    fn write<X>(&self, f: impl Fn(&S::Txn, &ChangeBuf) -> Result<X>) -> Result<X> {
+        self.db.store().transact(|tx| {
+            let changes = ChangeBuf::default();
+            let x = f(tx, &changes)?;
+            changes.register(tx);
+            Ok(x)
+        })
     }
 }
 
@@ -77,9 +94,11 @@ impl<'a, S: Store> Access<S> for InTxn<'a, S> {
     }
 }
 
-impl<S: Store> WriteAccess<S> for InTxn<'_, S> {
-    fn write<X>(&self, f: impl Fn(&S::Txn) -> Result<X>) -> Result<X> {
-        f(self.txn)
+impl<S: Store> WriteAccess<S> for InTxn<'_, S> {}
+
+impl<S: Store> Writes<S> for InTxn<'_, S> {
+    fn write<X>(&self, f: impl Fn(&S::Txn, &ChangeBuf) -> Result<X>) -> Result<X> {
+        f(self.txn, self.changes)
     }
 }
 
@@ -223,6 +242,26 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
         Records::new(self.access.reader().scan(&self.meta.records, lo, hi))
     }
 
+    /// Subscribes to every committed change of the collection.
+    pub fn watch(&self) -> Result<Subscription<T>> {
+        Ok(Subscription::new(self.meta.hub.clone(), Filter::All))
+    }
+
+    /// Subscribes to changes of records whose keys are in `range`.
+    pub fn watch_range<Q: KeyRef<T::Key> + ?Sized, R: RangeBounds<Q>>(
+        &self,
+        range: R,
+    ) -> Result<Subscription<T>> {
+        let (lo, hi) = key_bounds::<T::Key, Q, R>(&range);
+        Ok(Subscription::new(self.meta.hub.clone(), Filter::Keys(lo, hi)))
+    }
+
+    /// Subscribes to changes of records whose (tuple) keys start with `prefix`.
+    pub fn watch_prefix<P: KeyPrefix<T::Key>>(&self, prefix: &P) -> Result<Subscription<T>> {
+        let (lo, hi) = records::prefix_bounds(prefix.to_prefix_bytes());
+        Ok(Subscription::new(self.meta.hub.clone(), Filter::Keys(lo, hi)))
+    }
+
     /// Queries through the secondary index `index` (a constant such as
     /// `User::EMAIL` that `#[derive(Model)]` generates).
     pub fn index<K: Key, Kind: IndexKind>(
@@ -239,14 +278,14 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     /// is written.
     pub fn insert(&self, record: &T) -> Result<()> {
         let pk = record.key_bytes();
-        self.access.write(|tx| {
+        self.access.write(|tx, changes| {
             if tx.get(&self.meta.records, &pk)?.is_some() {
                 return Err(Error::DuplicateKey {
                     collection: T::NAME.to_string(),
                     key: pk.clone(),
                 });
             }
-            records::write(tx, &self.meta, &pk, None, Some(record))
+            records::write(tx, changes, &self.meta, &pk, None, Some(record))
         })
     }
 
@@ -259,7 +298,7 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
             });
         }
         let record = RefCell::new(record);
-        self.access.write(|tx| {
+        self.access.write(|tx, changes| {
             let last = match tx
                 .scan(&self.meta.records, Bound::Unbounded, Bound::Unbounded)
                 .next_back()
@@ -280,7 +319,7 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
             let mut record = record.borrow_mut();
             record.set_key(key);
             let pk = record.key_bytes();
-            records::write(tx, &self.meta, &pk, None, Some(&*record))?;
+            records::write(tx, changes, &self.meta, &pk, None, Some(&*record))?;
             Ok(record.key())
         })
     }
@@ -288,9 +327,9 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     /// Inserts or replaces `record`; returns the record it replaced.
     pub fn upsert(&self, record: &T) -> Result<Option<T>> {
         let pk = record.key_bytes();
-        self.access.write(|tx| {
+        self.access.write(|tx, changes| {
             let old: Option<T> = records::get(tx, &self.meta, &pk)?;
-            records::write(tx, &self.meta, &pk, old.as_ref(), Some(record))?;
+            records::write(tx, changes, &self.meta, &pk, old.as_ref(), Some(record))?;
             Ok(old)
         })
     }
@@ -302,7 +341,7 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     pub fn update(&self, key: &<T::Key as Key>::Borrowed, f: impl FnMut(&mut T)) -> Result<T> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
         let f = RefCell::new(f);
-        self.access.write(|tx| {
+        self.access.write(|tx, changes| {
             let Some(old) = records::get::<T, _>(tx, &self.meta, &pk)? else {
                 return Err(Error::NotFound {
                     collection: T::NAME.to_string(),
@@ -313,7 +352,7 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
             (f.borrow_mut())(&mut new);
             let new_pk = new.key_bytes();
             if new_pk == pk {
-                records::write(tx, &self.meta, &pk, Some(&old), Some(&new))?;
+                records::write(tx, changes, &self.meta, &pk, Some(&old), Some(&new))?;
             } else {
                 if tx.get(&self.meta.records, &new_pk)?.is_some() {
                     return Err(Error::DuplicateKey {
@@ -321,8 +360,8 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
                         key: new_pk,
                     });
                 }
-                records::write(tx, &self.meta, &pk, Some(&old), None)?;
-                records::write(tx, &self.meta, &new_pk, None, Some(&new))?;
+                records::write(tx, changes, &self.meta, &pk, Some(&old), None)?;
+                records::write(tx, changes, &self.meta, &new_pk, None, Some(&new))?;
             }
             Ok(new)
         })
@@ -331,10 +370,10 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     /// Removes the record with key `key`; returns it.
     pub fn remove(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
-        self.access.write(|tx| {
+        self.access.write(|tx, changes| {
             let old: Option<T> = records::get(tx, &self.meta, &pk)?;
             if let Some(old) = &old {
-                records::write(tx, &self.meta, &pk, Some(old), None)?;
+                records::write(tx, changes, &self.meta, &pk, Some(old), None)?;
             }
             Ok(old)
         })

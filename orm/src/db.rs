@@ -11,6 +11,7 @@ use crate::collection::{Auto, Collection, InSnapshot, InTxn};
 use crate::model::Model;
 use crate::records::{self, Meta};
 use crate::store::{EngineStore, Store, Write};
+use crate::watch::hub::{ChangeBuf, Hub};
 use crate::{Error, Result};
 
 /// Records written per transaction when an index is built or a collection
@@ -40,6 +41,8 @@ struct Inner<S: Store> {
     open: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     /// Held while a collection is opened, so its indexes are built once.
     opening: Mutex<()>,
+    /// Every open collection's subscriptions, closed when the database is.
+    hubs: Mutex<Vec<Arc<Hub>>>,
     progress: RwLock<Option<ProgressFn>>,
 }
 
@@ -86,6 +89,14 @@ impl<S: Store> std::fmt::Debug for Db<S> {
     }
 }
 
+impl<S: Store> Drop for Inner<S> {
+    fn drop(&mut self) {
+        for hub in self.hubs.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            hub.close();
+        }
+    }
+}
+
 impl Db<EngineStore> {
     /// Opens (creating if needed) the database at `path`.
     pub fn open<P: AsRef<Path>>(path: P) -> Result<Self> {
@@ -119,6 +130,7 @@ impl<S: Store> Db<S> {
                 catalog,
                 open: Mutex::new(HashMap::new()),
                 opening: Mutex::new(()),
+                hubs: Mutex::new(Vec::new()),
                 progress: RwLock::new(None),
             }),
         })
@@ -186,7 +198,16 @@ impl<S: Store> Db<S> {
     /// # Ok::<(), skiff::Error>(())
     /// ```
     pub fn transaction<R, E: From<Error>>(&self, f: impl Fn(&Tx<'_, S>) -> Result<R, E>) -> Result<R, E> {
-        self.inner.store.transact(|txn| f(&Tx { db: self, txn }))
+        self.inner.store.transact(|txn| {
+            let tx = Tx {
+                db: self,
+                txn,
+                changes: ChangeBuf::default(),
+            };
+            let r = f(&tx)?;
+            tx.changes.register(txn);
+            Ok(r)
+        })
     }
 
     /// Runs `f` on a consistent snapshot of every collection; never conflicts.
@@ -237,7 +258,14 @@ impl<S: Store> Db<S> {
                 store.drop_space(&records::index_space(T::NAME, T::indexes()[pos].name()))?;
             }
         }
+        let hub = Arc::new(Hub::default());
+        self.inner
+            .hubs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hub.clone());
         let meta = Meta {
+            hub,
             records: store.space(&records::records_space(T::NAME))?,
             indexes: T::indexes()
                 .iter()
@@ -258,13 +286,20 @@ impl<S: Store> Db<S> {
 pub struct Tx<'a, S: Store = EngineStore> {
     db: &'a Db<S>,
     txn: &'a S::Txn,
+    changes: ChangeBuf,
 }
 
-impl<'a, S: Store> Tx<'a, S> {
+impl<S: Store> Tx<'_, S> {
     /// The collection of `T` inside this transaction.
-    pub fn collection<T: Model>(&self) -> Result<Collection<T, S, InTxn<'a, S>>> {
+    pub fn collection<T: Model>(&self) -> Result<Collection<T, S, InTxn<'_, S>>> {
         let meta = self.db.meta::<T>()?;
-        Ok(Collection::new(meta, InTxn { txn: self.txn }))
+        Ok(Collection::new(
+            meta,
+            InTxn {
+                txn: self.txn,
+                changes: &self.changes,
+            },
+        ))
     }
 
     /// Makes this transaction durable (fsynced) before it returns.

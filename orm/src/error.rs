@@ -80,6 +80,12 @@ pub enum Error {
         /// How many times it ran.
         attempts: u32,
     },
+    /// A subscription fell more than its buffer behind; `missed` batches were
+    /// dropped and the stream ended. Resubscribe (and reread what you need).
+    Lagged {
+        /// Batches dropped.
+        missed: u64,
+    },
     /// A stored record could not be decoded into the model.
     Decode {
         /// The collection.
@@ -128,6 +134,10 @@ impl fmt::Display for Error {
             Error::Conflict { attempts } => write!(
                 f,
                 "transaction gave up after {attempts} attempts, each invalidated by a concurrent commit"
+            ),
+            Error::Lagged { missed } => write!(
+                f,
+                "subscription fell behind and missed {missed} change batches; resubscribe"
             ),
             Error::Decode { collection, key, source } => {
                 write!(f, "record {key:?} of collection {collection:?}: {source}")

@@ -33,6 +33,7 @@ pub mod model;
 mod query;
 mod records;
 pub mod store;
+mod watch;
 
 pub use collection::{Access, Auto, Collection, InSnapshot, InTxn, WriteAccess};
 pub use db::{Db, Progress, ReadTx, Tx};
@@ -40,6 +41,7 @@ pub use error::{Error, Result};
 pub use key::{Desc, Key, KeyDecodeError, KeyDecodeErrorKind, KeyPrefix, KeyRef, KEY_ENCODING_VERSION};
 pub use model::{AutoKey, Index, IndexDef, IndexKind, Model, NonUnique, Unique};
 pub use query::{Cursor, IndexIter, IndexView, Records};
+pub use watch::{Change, ChangeBatch, NextBatch, Subscription, SUBSCRIPTION_CAPACITY};
 
 /// Derives [`Key`](trait@Key) for a newtype, a struct or an enum.
 ///

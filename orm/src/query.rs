@@ -8,6 +8,8 @@ use crate::key::{Key, KeyPrefix, KeyRef};
 use crate::model::{IndexKind, Model, Unique};
 use crate::records::{self, successor};
 use crate::store::{Entries, Read, Store};
+use crate::watch::hub::Filter;
+use crate::watch::Subscription;
 use crate::{Error, Result};
 
 /// Records in key order, decoded as they are read; double-ended.
@@ -121,6 +123,26 @@ impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c
     /// The records whose (tuple) index values start with `prefix`.
     pub fn prefix<P: KeyPrefix<K>>(&self, prefix: &P) -> Result<IndexIter<T, K, A::Reader>> {
         Ok(self.iter(records::prefix_bounds(prefix.to_prefix_bytes())))
+    }
+
+    /// Subscribes to changes of records whose index value is `key` before or
+    /// after the change.
+    pub fn watch(&self, key: &K::Borrowed) -> Result<Subscription<T>> {
+        let k = KeyRef::<K>::to_key_ref_bytes(key);
+        Ok(Subscription::new(
+            self.collection.meta.hub.clone(),
+            Filter::IndexValue(self.position, k),
+        ))
+    }
+
+    /// Subscribes to changes of records whose index value is in `range`
+    /// before or after the change.
+    pub fn watch_range<Q: KeyRef<K> + ?Sized, R: RangeBounds<Q>>(&self, range: R) -> Result<Subscription<T>> {
+        let (lo, hi) = key_bounds::<K, Q, R>(&range);
+        Ok(Subscription::new(
+            self.collection.meta.hub.clone(),
+            Filter::Index(self.position, lo, hi),
+        ))
     }
 
     /// How many index entries have values in `range` (reads no record).

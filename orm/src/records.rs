@@ -14,15 +14,20 @@
 
 use std::ops::Bound;
 
+use std::sync::Arc;
+
 use crate::model::Model;
 use crate::store::{Read, Write};
+use crate::watch::hub::{ChangeBuf, Hub, RawChange};
 use crate::{codec, Error, Result};
 
-/// A collection's keyspaces, resolved once when it is opened.
+/// A collection's keyspaces, resolved once when it is opened, and its
+/// subscriptions.
 pub(crate) struct Meta<Space> {
     pub records: Space,
     /// One per `Model::indexes()`, in that order.
     pub indexes: Vec<Space>,
+    pub hub: Arc<Hub>,
 }
 
 pub(crate) fn records_space(collection: &str) -> String {
@@ -78,11 +83,14 @@ pub(crate) fn entry_key(unique: bool, ik: &[u8], pk: &[u8]) -> Vec<u8> {
 /// caller's transaction then aborts, so nothing is left behind).
 pub(crate) fn write<M: Model, W: Write>(
     w: &W,
+    changes: &ChangeBuf,
     meta: &Meta<W::Space>,
     pk: &[u8],
     old: Option<&M>,
     new: Option<&M>,
 ) -> Result<()> {
+    let watched = meta.hub.active();
+    let mut index_keys = Vec::new();
     for (def, space) in M::indexes().iter().zip(&meta.indexes) {
         let before = old.map(|o| def.keys(o)).unwrap_or_default();
         let after = new.map(|n| def.keys(n)).unwrap_or_default();
@@ -103,9 +111,24 @@ pub(crate) fn write<M: Model, W: Write>(
             }
             w.put(space, &entry_key(def.is_unique(), ik, pk), pk.to_vec())?;
         }
+        if watched {
+            index_keys.push((before, after));
+        }
     }
-    match new {
-        Some(n) => w.put(&meta.records, pk, encode(n)?),
+    let encoded = new.map(encode).transpose()?;
+    if watched {
+        changes.record(
+            &meta.hub,
+            RawChange {
+                pk: pk.to_vec(),
+                old: old.map(encode).transpose()?,
+                new: encoded.clone(),
+                index_keys,
+            },
+        );
+    }
+    match encoded {
+        Some(bytes) => w.put(&meta.records, pk, bytes),
         None => w.delete(&meta.records, pk),
     }
 }

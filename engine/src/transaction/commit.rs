@@ -64,10 +64,14 @@ impl Transaction {
                 None => OpRef::Remove { tree, key },
             })
         });
-        let stamp = state.engine.log.append_then(ops, |_| {
+        let hooks = std::mem::take(&mut *state.hooks.borrow_mut());
+        let stamp = state.engine.log.append_then(ops, |lsn| {
             for t in &order {
                 let writes = t.writes.iter().map(|(k, v)| (k, v.as_ref()));
                 t.tree.core.subscribers.publish_all(writes);
+            }
+            for hook in hooks {
+                hook(lsn);
             }
         })?;
         let mut resized = Vec::with_capacity(order.len());

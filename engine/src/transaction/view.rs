@@ -32,7 +32,12 @@ pub(crate) struct TxState {
     /// The slots of the trees the transaction was opened over, in order.
     pub order: RefCell<Vec<usize>>,
     pub durable: Cell<bool>,
+    /// Run with the commit's LSN as it commits (see `Transaction::on_commit`).
+    pub hooks: RefCell<Vec<CommitHook>>,
 }
+
+/// A function run as a transaction commits, with its LSN.
+pub(crate) type CommitHook = Box<dyn FnOnce(u64)>;
 
 /// An open transaction: a snapshot, the trees it touches and its buffered
 /// writes. Closures of [`Db::transact`](crate::Db::transact) receive one and
@@ -64,6 +69,7 @@ impl Transaction {
                 point: Arc::new(ReadPoint::open(engine)),
                 trees: RefCell::new(Vec::new()),
                 order: RefCell::new(Vec::new()),
+                hooks: RefCell::new(Vec::new()),
                 durable: Cell::new(engine.durable_transactions),
             }),
         }
@@ -138,6 +144,31 @@ impl Transaction {
     /// [`TransactionalTree::flush`]).
     pub fn flush(&self) {
         self.state.durable.set(true);
+    }
+
+    /// Runs `hook` with the commit's LSN if this run of the transaction
+    /// commits (never if it aborts or reruns), at the moment its log record is
+    /// appended: hooks of different transactions run in commit order, one
+    /// transaction's together. They run under the log's append lock, so they
+    /// must be quick and must not block or touch the database; handing data to
+    /// a queue is the intended use (the typed layer's change streams do).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let db = skiff_engine::Config::new().temporary(true).open()?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// db.transact(|tx| {
+    ///     tx.tree(&db)?.insert(b"k", b"v")?;
+    ///     let log = log.clone();
+    ///     tx.on_commit(move |lsn| log.lock().unwrap().push(lsn));
+    ///     Ok::<_, skiff_engine::transaction::ConflictableTransactionError>(())
+    /// })?;
+    /// assert_eq!(seen.lock().unwrap().len(), 1);
+    /// # Ok::<(), skiff_engine::transaction::TransactionError>(())
+    /// ```
+    pub fn on_commit(&self, hook: impl FnOnce(u64) + 'static) {
+        self.state.hooks.borrow_mut().push(Box::new(hook));
     }
 }
 

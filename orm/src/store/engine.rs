@@ -119,4 +119,8 @@ impl Write for Transaction {
     fn make_durable(&self) {
         self.flush();
     }
+
+    fn on_commit(&self, hook: Box<dyn FnOnce(u64)>) {
+        Transaction::on_commit(self, hook);
+    }
 }

@@ -43,6 +43,10 @@ pub trait Write: Read {
 
     /// Makes the commit durable before the transaction returns.
     fn make_durable(&self);
+
+    /// Runs `hook` with the commit's sequence number if this run commits, in
+    /// commit order across transactions; it must be quick and not block.
+    fn on_commit(&self, hook: Box<dyn FnOnce(u64)>);
 }
 
 /// A transactional store of named, ordered keyspaces.

@@ -1,0 +1,221 @@
+//! A collection's subscriptions, and how a commit's changes reach them.
+//!
+//! Writes record each change (primary key, old and new stored bytes, and the
+//! index keys before and after) in the transaction's `ChangeBuf`, but only
+//! while the collection has subscribers. The buffer hands the changes to the
+//! store's commit hook, which runs in commit order as the transaction commits;
+//! there `Hub::dispatch` gives each matching subscriber one batch. Dispatch
+//! finds subscribers without testing every one against every change:
+//! whole-collection watchers take everything, subscribers to one index value
+//! are looked up by that value, and only range subscribers are tested.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::queue::Queue;
+use crate::store::Write;
+
+/// One index's keys for a record before and after a change.
+pub(crate) type IndexKeys = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+/// One record's change, as stored bytes.
+pub(crate) struct RawChange {
+    pub pk: Vec<u8>,
+    pub old: Option<Vec<u8>>,
+    pub new: Option<Vec<u8>>,
+    /// For each index of the model: its keys before and after.
+    pub index_keys: Vec<IndexKeys>,
+}
+
+/// The changes of one commit that one subscriber watches.
+pub(crate) struct RawBatch {
+    pub seq: u64,
+    pub changes: Vec<Arc<RawChange>>,
+}
+
+/// What a subscription watches.
+#[derive(Clone, Debug)]
+pub(crate) enum Filter {
+    All,
+    /// Primary keys in a range.
+    Keys(Bound<Vec<u8>>, Bound<Vec<u8>>),
+    /// Index `pos` values in a range (before or after the change).
+    Index(usize, Bound<Vec<u8>>, Bound<Vec<u8>>),
+    /// Index `pos` equal to a value.
+    IndexValue(usize, Vec<u8>),
+}
+
+fn in_range(k: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    let above = match lo {
+        Bound::Included(b) => k >= &b[..],
+        Bound::Excluded(b) => k > &b[..],
+        Bound::Unbounded => true,
+    };
+    let below = match hi {
+        Bound::Included(b) => k <= &b[..],
+        Bound::Excluded(b) => k < &b[..],
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+impl Filter {
+    fn matches(&self, c: &RawChange) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Keys(lo, hi) => in_range(&c.pk, lo, hi),
+            Filter::Index(pos, lo, hi) => c
+                .index_keys
+                .get(*pos)
+                .is_some_and(|(before, after)| before.iter().chain(after).any(|k| in_range(k, lo, hi))),
+            Filter::IndexValue(pos, v) => c
+                .index_keys
+                .get(*pos)
+                .is_some_and(|(before, after)| before.iter().chain(after).any(|k| k == v)),
+        }
+    }
+}
+
+struct Sub {
+    id: u64,
+    filter: Filter,
+    queue: Arc<Queue>,
+}
+
+#[derive(Default)]
+struct Subs {
+    all: Vec<Sub>,
+    /// Index-value subscribers by (index position, value).
+    by_value: HashMap<(usize, Vec<u8>), Vec<Sub>>,
+    /// Range subscribers, tested one by one.
+    ranges: Vec<Sub>,
+}
+
+/// One collection's subscriptions.
+#[derive(Default)]
+pub(crate) struct Hub {
+    subs: RwLock<Subs>,
+    /// Whether anyone subscribes: writers skip recording changes otherwise.
+    active: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    pub(crate) fn active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn subscribe(&self, filter: Filter, capacity: usize) -> (u64, Arc<Queue>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let queue = Queue::new(capacity);
+        let sub = Sub {
+            id,
+            filter: filter.clone(),
+            queue: queue.clone(),
+        };
+        let mut subs = self.subs.write().unwrap_or_else(PoisonError::into_inner);
+        match filter {
+            Filter::All => subs.all.push(sub),
+            Filter::IndexValue(pos, v) => subs.by_value.entry((pos, v)).or_default().push(sub),
+            Filter::Keys(..) | Filter::Index(..) => subs.ranges.push(sub),
+        }
+        self.active.store(true, Ordering::Release);
+        (id, queue)
+    }
+
+    pub(crate) fn unsubscribe(&self, id: u64) {
+        let mut subs = self.subs.write().unwrap_or_else(PoisonError::into_inner);
+        subs.all.retain(|s| s.id != id);
+        subs.ranges.retain(|s| s.id != id);
+        subs.by_value.retain(|_, list| {
+            list.retain(|s| s.id != id);
+            !list.is_empty()
+        });
+        let any = !subs.all.is_empty() || !subs.ranges.is_empty() || !subs.by_value.is_empty();
+        self.active.store(any, Ordering::Release);
+    }
+
+    /// Ends every subscription (the database is closing).
+    pub(crate) fn close(&self) {
+        let subs = self.subs.read().unwrap_or_else(PoisonError::into_inner);
+        let values = subs.by_value.values().flatten();
+        for s in subs.all.iter().chain(&subs.ranges).chain(values) {
+            s.queue.close();
+        }
+    }
+
+    /// Gives each subscriber the changes of commit `seq` it watches, as one
+    /// batch, in the order the transaction made them.
+    pub(crate) fn dispatch(&self, seq: u64, changes: Vec<RawChange>) {
+        let changes: Vec<Arc<RawChange>> = changes.into_iter().map(Arc::new).collect();
+        let subs = self.subs.read().unwrap_or_else(PoisonError::into_inner);
+        // Per subscriber id: its queue and its changes; small, so a Vec.
+        let mut out: Vec<(u64, Arc<Queue>, Vec<Arc<RawChange>>)> = Vec::new();
+        let mut add = |sub: &Sub, change: &Arc<RawChange>| match out.iter_mut().find(|(id, ..)| *id == sub.id)
+        {
+            Some((_, _, list)) => {
+                if !list.last().is_some_and(|c| Arc::ptr_eq(c, change)) {
+                    list.push(change.clone());
+                }
+            }
+            None => out.push((sub.id, sub.queue.clone(), vec![change.clone()])),
+        };
+        for change in &changes {
+            for sub in &subs.all {
+                add(sub, change);
+            }
+            for sub in subs.ranges.iter().filter(|s| s.filter.matches(change)) {
+                add(sub, change);
+            }
+            if !subs.by_value.is_empty() {
+                for (pos, (before, after)) in change.index_keys.iter().enumerate() {
+                    for k in before.iter().chain(after) {
+                        for sub in subs.by_value.get(&(pos, k.clone())).into_iter().flatten() {
+                            add(sub, change);
+                        }
+                    }
+                }
+            }
+        }
+        for (_, queue, changes) in out {
+            queue.push(RawBatch { seq, changes });
+        }
+    }
+}
+
+/// The changes a transaction made, per collection, until it commits. (Named
+/// by a sealed trait, so `pub`, but not reachable from outside the crate.)
+#[derive(Default)]
+pub struct ChangeBuf {
+    changes: RefCell<Vec<(Arc<Hub>, RawChange)>>,
+}
+
+impl ChangeBuf {
+    pub(crate) fn record(&self, hub: &Arc<Hub>, change: RawChange) {
+        self.changes.borrow_mut().push((hub.clone(), change));
+    }
+
+    /// Hands the changes to `w`'s commit hook: dispatched if and when this run
+    /// of the transaction commits, with its sequence number.
+    pub(crate) fn register<W: Write>(&self, w: &W) {
+        let changes = std::mem::take(&mut *self.changes.borrow_mut());
+        if changes.is_empty() {
+            return;
+        }
+        let mut groups: Vec<(Arc<Hub>, Vec<RawChange>)> = Vec::new();
+        for (hub, change) in changes {
+            match groups.iter_mut().find(|(h, _)| Arc::ptr_eq(h, &hub)) {
+                Some((_, list)) => list.push(change),
+                None => groups.push((hub, vec![change])),
+            }
+        }
+        w.on_commit(Box::new(move |seq| {
+            for (hub, changes) in groups {
+                hub.dispatch(seq, changes);
+            }
+        }));
+    }
+}

@@ -1,0 +1,136 @@
+//! A bounded queue of change batches that never blocks its producer.
+//!
+//! A full queue drops what arrives and counts it; the consumer then receives
+//! what was queued before the gap, then `Lagged { missed }`, then the end. A
+//! stream with a gap cannot be trusted to mirror the data, so the subscriber
+//! resubscribes (and rereads what it needs) instead of carrying on.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::task::Waker;
+use std::time::Instant;
+
+use super::hub::RawBatch;
+
+/// What a consumer takes from the queue.
+pub(crate) enum Next {
+    Batch(RawBatch),
+    Lagged(u64),
+    /// Nothing yet (only from non-blocking calls).
+    Empty,
+    /// Closed: the database was dropped, or the stream ended after a lag.
+    Closed,
+}
+
+struct State {
+    batches: VecDeque<RawBatch>,
+    missed: u64,
+    lag_reported: bool,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+pub(crate) struct Queue {
+    capacity: usize,
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize) -> Arc<Queue> {
+        Arc::new(Queue {
+            capacity,
+            state: Mutex::new(State {
+                batches: VecDeque::new(),
+                missed: 0,
+                lag_reported: false,
+                closed: false,
+                waker: None,
+            }),
+            ready: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called by writers (under the commit): never waits for the consumer.
+    pub(crate) fn push(&self, batch: RawBatch) {
+        let mut s = self.lock();
+        if s.closed {
+            return;
+        }
+        if s.missed > 0 || s.batches.len() >= self.capacity {
+            s.missed += 1;
+        } else {
+            s.batches.push_back(batch);
+        }
+        let waker = s.waker.take();
+        drop(s);
+        self.ready.notify_one();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        let mut s = self.lock();
+        s.closed = true;
+        let waker = s.waker.take();
+        drop(s);
+        self.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn take(s: &mut State) -> Next {
+        if let Some(b) = s.batches.pop_front() {
+            return Next::Batch(b);
+        }
+        if s.missed > 0 && !s.lag_reported {
+            s.lag_reported = true;
+            return Next::Lagged(s.missed);
+        }
+        if s.closed || s.lag_reported {
+            return Next::Closed;
+        }
+        Next::Empty
+    }
+
+    /// The next item, waiting until `deadline` (forever if `None`).
+    pub(crate) fn pop(&self, deadline: Option<Instant>) -> Next {
+        let mut s = self.lock();
+        loop {
+            match Self::take(&mut s) {
+                Next::Empty => {}
+                next => return next,
+            }
+            match deadline {
+                None => s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Next::Empty;
+                    }
+                    s = self
+                        .ready
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// The next item without waiting; registers `waker` if there is none.
+    pub(crate) fn poll(&self, waker: Option<&Waker>) -> Next {
+        let mut s = self.lock();
+        let next = Self::take(&mut s);
+        if let (Next::Empty, Some(w)) = (&next, waker) {
+            s.waker = Some(w.clone());
+        }
+        next
+    }
+}
