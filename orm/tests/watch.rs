@@ -134,7 +134,7 @@ fn a_slow_subscriber_lags_and_writers_do_not_wait() -> skiff::Result<()> {
     let db = Db::temporary()?;
     let items = db.collection::<Item>()?;
     let mut slow = items.watch()?;
-    let n = skiff::SUBSCRIPTION_CAPACITY as u32 + 10;
+    let n = u32::try_from(skiff::SUBSCRIPTION_CAPACITY).unwrap() + 10;
     for id in 0..n {
         items.insert(&item(id, 0))?; // completes although nobody reads
     }
