@@ -80,7 +80,7 @@ impl<S: Store> Writes<S> for Auto<S> {
         self.db.store().transact(|tx| {
             let changes = ChangeBuf::default();
             let x = f(tx, &changes)?;
-            changes.register(tx);
+            changes.register(tx)?;
             Ok(x)
         })
     }
@@ -244,7 +244,7 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
 
     /// Subscribes to every committed change of the collection.
     pub fn watch(&self) -> Result<Subscription<T>> {
-        Ok(Subscription::new(self.meta.hub.clone(), Filter::All))
+        Ok(Subscription::new(&self.meta, Filter::All))
     }
 
     /// Subscribes to changes of records whose keys are in `range`.
@@ -253,13 +253,13 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
         range: R,
     ) -> Result<Subscription<T>> {
         let (lo, hi) = key_bounds::<T::Key, Q, R>(&range);
-        Ok(Subscription::new(self.meta.hub.clone(), Filter::Keys(lo, hi)))
+        Ok(Subscription::new(&self.meta, Filter::Keys(lo, hi)))
     }
 
     /// Subscribes to changes of records whose (tuple) keys start with `prefix`.
     pub fn watch_prefix<P: KeyPrefix<T::Key>>(&self, prefix: &P) -> Result<Subscription<T>> {
         let (lo, hi) = records::prefix_bounds(prefix.to_prefix_bytes());
-        Ok(Subscription::new(self.meta.hub.clone(), Filter::Keys(lo, hi)))
+        Ok(Subscription::new(&self.meta, Filter::Keys(lo, hi)))
     }
 
     /// Queries through the secondary index `index` (a constant such as

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use crate::catalog::{self, CATALOG_SPACE};
 use crate::collection::{Auto, Collection, InSnapshot, InTxn};
 use crate::model::Model;
-use crate::records::{self, Meta};
+use crate::records::{self, HistoryFn, Meta};
 use crate::store::{EngineStore, Store, Write};
-use crate::watch::hub::{ChangeBuf, Hub};
+use crate::watch::hub::{read_history, ChangeBuf, ChangeLog, Hub};
 use crate::{Error, Result};
 
 /// Records written per transaction when an index is built or a collection
@@ -205,7 +205,7 @@ impl<S: Store> Db<S> {
                 changes: ChangeBuf::default(),
             };
             let r = f(&tx)?;
-            tx.changes.register(txn);
+            tx.changes.register(txn)?;
             Ok(r)
         })
     }
@@ -258,7 +258,21 @@ impl<S: Store> Db<S> {
                 store.drop_space(&records::index_space(T::NAME, T::indexes()[pos].name()))?;
             }
         }
-        let hub = Arc::new(Hub::default());
+        let (hub, history) = match T::CHANGE_LOG {
+            Some(keep) => {
+                let space = store.space(&records::change_log_space(T::NAME))?;
+                let (reader, log_space) = (store.clone(), space.clone());
+                let history: HistoryFn =
+                    Arc::new(move |since| read_history(&reader.snapshot(), &log_space, since));
+                let log = ChangeLog {
+                    space: Box::new(space),
+                    keep: keep.max(1),
+                };
+                (Hub::with_log(log), Some(history))
+            }
+            None => (Hub::default(), None),
+        };
+        let hub = Arc::new(hub);
         self.inner
             .hubs
             .lock()
@@ -266,6 +280,7 @@ impl<S: Store> Db<S> {
             .push(hub.clone());
         let meta = Meta {
             hub,
+            history,
             records: store.space(&records::records_space(T::NAME))?,
             indexes: T::indexes()
                 .iter()

@@ -130,7 +130,7 @@ impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c
     pub fn watch(&self, key: &K::Borrowed) -> Result<Subscription<T>> {
         let k = KeyRef::<K>::to_key_ref_bytes(key);
         Ok(Subscription::new(
-            self.collection.meta.hub.clone(),
+            &self.collection.meta,
             Filter::IndexValue(self.position, k),
         ))
     }
@@ -140,7 +140,7 @@ impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c
     pub fn watch_range<Q: KeyRef<K> + ?Sized, R: RangeBounds<Q>>(&self, range: R) -> Result<Subscription<T>> {
         let (lo, hi) = key_bounds::<K, Q, R>(&range);
         Ok(Subscription::new(
-            self.collection.meta.hub.clone(),
+            &self.collection.meta,
             Filter::Index(self.position, lo, hi),
         ))
     }

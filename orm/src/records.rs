@@ -28,10 +28,19 @@ pub(crate) struct Meta<Space> {
     /// One per `Model::indexes()`, in that order.
     pub indexes: Vec<Space>,
     pub hub: Arc<Hub>,
+    /// Reads the change log after a sequence number, if the collection keeps one.
+    pub history: Option<HistoryFn>,
 }
+
+/// Reads a collection's change log after a sequence number.
+pub(crate) type HistoryFn = Arc<dyn Fn(u64) -> Result<crate::watch::hub::History> + Send + Sync>;
 
 pub(crate) fn records_space(collection: &str) -> String {
     format!("skiff:{}:{collection}", collection.len())
+}
+
+pub(crate) fn change_log_space(collection: &str) -> String {
+    format!("skiff:{}:{collection}#changes", collection.len())
 }
 
 pub(crate) fn index_space(collection: &str, index: &str) -> String {
@@ -89,7 +98,7 @@ pub(crate) fn write<M: Model, W: Write>(
     old: Option<&M>,
     new: Option<&M>,
 ) -> Result<()> {
-    let watched = meta.hub.active();
+    let watched = meta.hub.recording();
     let mut index_keys = Vec::new();
     for (def, space) in M::indexes().iter().zip(&meta.indexes) {
         let before = old.map(|o| def.keys(o)).unwrap_or_default();

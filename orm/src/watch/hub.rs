@@ -9,19 +9,24 @@
 //! whole-collection watchers take everything, subscribers to one index value
 //! are looked up by that value, and only range subscribers are tested.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use serde::{Deserialize, Serialize};
+
 use super::queue::Queue;
-use crate::store::Write;
+use crate::store::{Read, Write};
+use crate::{codec, Result};
 
 /// One index's keys for a record before and after a change.
 pub(crate) type IndexKeys = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
-/// One record's change, as stored bytes.
+/// One record's change, as stored bytes (and, in a change log, on disk).
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub(crate) struct RawChange {
     pub pk: Vec<u8>,
     pub old: Option<Vec<u8>>,
@@ -63,7 +68,7 @@ fn in_range(k: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 }
 
 impl Filter {
-    fn matches(&self, c: &RawChange) -> bool {
+    pub(crate) fn matches(&self, c: &RawChange) -> bool {
         match self {
             Filter::All => true,
             Filter::Keys(lo, hi) => in_range(&c.pk, lo, hi),
@@ -94,6 +99,29 @@ struct Subs {
     ranges: Vec<Sub>,
 }
 
+/// A collection's persisted change log (`#[model(change_log = N)]`): a
+/// keyspace holding the last `keep` committed batches under their sequence
+/// numbers, and the last sequence number.
+///
+/// Layout: key `[0]` → the last sequence number (u64 big-endian); key `[1]` ‖
+/// sequence number (big-endian) → the batch's changes (codec). Every writing
+/// transaction of the collection reads and writes key `[0]`, so writers of a
+/// logged collection serialize (they conflict and retry); in exchange sequence
+/// numbers are dense and in commit order, and they survive restarts.
+pub(crate) struct ChangeLog {
+    /// The store's keyspace handle, type-erased (`Hub` is not generic).
+    pub space: Box<dyn Any + Send + Sync>,
+    pub keep: u64,
+}
+
+pub(crate) const LAST_SEQ_KEY: [u8; 1] = [0];
+
+pub(crate) fn log_entry_key(seq: u64) -> Vec<u8> {
+    let mut k = vec![1];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
 /// One collection's subscriptions.
 #[derive(Default)]
 pub(crate) struct Hub {
@@ -101,11 +129,21 @@ pub(crate) struct Hub {
     /// Whether anyone subscribes: writers skip recording changes otherwise.
     active: AtomicBool,
     next_id: AtomicU64,
+    pub log: Option<ChangeLog>,
 }
 
 impl Hub {
-    pub(crate) fn active(&self) -> bool {
-        self.active.load(Ordering::Acquire)
+    pub(crate) fn with_log(log: ChangeLog) -> Hub {
+        Hub {
+            log: Some(log),
+            ..Hub::default()
+        }
+    }
+
+    /// Whether writers must record changes: someone subscribes, or the
+    /// collection keeps a change log.
+    pub(crate) fn recording(&self) -> bool {
+        self.log.is_some() || self.active.load(Ordering::Acquire)
     }
 
     pub(crate) fn subscribe(&self, filter: Filter, capacity: usize) -> (u64, Arc<Queue>) {
@@ -198,24 +236,91 @@ impl ChangeBuf {
         self.changes.borrow_mut().push((hub.clone(), change));
     }
 
-    /// Hands the changes to `w`'s commit hook: dispatched if and when this run
-    /// of the transaction commits, with its sequence number.
-    pub(crate) fn register<W: Write>(&self, w: &W) {
+    /// Appends the changes to the change logs of the collections that keep
+    /// one, and hands them to `w`'s commit hook: dispatched if and when this
+    /// run of the transaction commits, with its sequence number (the change
+    /// log's for logged collections, the store's commit number otherwise).
+    pub(crate) fn register<W: Write>(&self, w: &W) -> Result<()>
+    where
+        W::Space: 'static,
+    {
         let changes = std::mem::take(&mut *self.changes.borrow_mut());
         if changes.is_empty() {
-            return;
+            return Ok(());
         }
-        let mut groups: Vec<(Arc<Hub>, Vec<RawChange>)> = Vec::new();
+        let mut groups: Vec<(Arc<Hub>, Option<u64>, Vec<RawChange>)> = Vec::new();
         for (hub, change) in changes {
-            match groups.iter_mut().find(|(h, _)| Arc::ptr_eq(h, &hub)) {
-                Some((_, list)) => list.push(change),
-                None => groups.push((hub, vec![change])),
+            match groups.iter_mut().find(|(h, ..)| Arc::ptr_eq(h, &hub)) {
+                Some((_, _, list)) => list.push(change),
+                None => groups.push((hub, None, vec![change])),
             }
         }
-        w.on_commit(Box::new(move |seq| {
-            for (hub, changes) in groups {
-                hub.dispatch(seq, changes);
+        for (hub, seq, changes) in &mut groups {
+            if let Some(log) = &hub.log {
+                let space = log
+                    .space
+                    .downcast_ref::<W::Space>()
+                    .expect("a change log keyspace of this store");
+                let last = match w.get(space, &LAST_SEQ_KEY)? {
+                    Some(b) => u64::from_be_bytes(b[..].try_into().unwrap_or([0; 8])),
+                    None => 0,
+                };
+                let next = last + 1;
+                w.put(space, &log_entry_key(next), codec::encode(&*changes)?)?;
+                w.put(space, &LAST_SEQ_KEY, next.to_be_bytes().to_vec())?;
+                if next > log.keep {
+                    w.delete(space, &log_entry_key(next - log.keep))?;
+                }
+                *seq = Some(next);
+            }
+        }
+        w.on_commit(Box::new(move |commit| {
+            for (hub, seq, changes) in groups {
+                hub.dispatch(seq.unwrap_or(commit), changes);
             }
         }));
+        Ok(())
     }
+}
+
+/// What a change log holds after a sequence number.
+pub(crate) struct History {
+    /// The batches after it, in order.
+    pub batches: Vec<RawBatch>,
+    /// The last sequence number.
+    pub last: u64,
+    /// The oldest sequence number still kept (`last + 1` if none).
+    pub oldest: u64,
+}
+
+/// Reads the change log `space` after `since`, from a consistent view.
+pub(crate) fn read_history<R: Read>(r: &R, space: &R::Space, since: u64) -> Result<History> {
+    let last = match r.get(space, &LAST_SEQ_KEY)? {
+        Some(b) => u64::from_be_bytes(b[..].try_into().unwrap_or([0; 8])),
+        None => 0,
+    };
+    let mut oldest = last + 1;
+    let mut batches = Vec::new();
+    let entries = r.scan(space, Bound::Included(vec![1]), Bound::Unbounded);
+    for entry in entries {
+        let (k, v) = entry?;
+        let seq = u64::from_be_bytes(k[1..].try_into().unwrap_or([0; 8]));
+        oldest = oldest.min(seq);
+        if seq > since {
+            let changes: Vec<RawChange> = codec::decode(&v).map_err(|e| crate::Error::Decode {
+                collection: "change log".into(),
+                key: k.to_vec(),
+                source: e,
+            })?;
+            batches.push(RawBatch {
+                seq,
+                changes: changes.into_iter().map(Arc::new).collect(),
+            });
+        }
+    }
+    Ok(History {
+        batches,
+        last,
+        oldest,
+    })
 }

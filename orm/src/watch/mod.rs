@@ -17,10 +17,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hub::{Hub, RawBatch};
+use std::collections::VecDeque;
+
+use hub::{Filter, Hub, RawBatch};
 use queue::{Next, Queue};
 
 use crate::model::Model;
+use crate::records::{HistoryFn, Meta};
 use crate::{records, Error, Result};
 
 /// Batches a subscription may fall behind by before it lags.
@@ -79,6 +82,12 @@ pub struct Subscription<T> {
     hub: Arc<Hub>,
     id: u64,
     queue: Arc<Queue>,
+    filter: Filter,
+    history: Option<HistoryFn>,
+    /// Batches read from the change log by `since`, delivered first.
+    backlog: VecDeque<RawBatch>,
+    /// Live batches at or below this were in the backlog's snapshot.
+    floor: u64,
     marker: PhantomData<fn() -> T>,
 }
 
@@ -87,21 +96,79 @@ fn decode<T: Model>(pk: &[u8], bytes: &Option<Vec<u8>>) -> Result<Option<T>> {
 }
 
 impl<T: Model> Subscription<T> {
-    pub(crate) fn new(hub: Arc<Hub>, filter: hub::Filter) -> Self {
-        let (id, queue) = hub.subscribe(filter, SUBSCRIPTION_CAPACITY);
+    pub(crate) fn new<Space>(meta: &Meta<Space>, filter: Filter) -> Self {
+        let (id, queue) = meta.hub.subscribe(filter.clone(), SUBSCRIPTION_CAPACITY);
         Subscription {
-            hub,
+            hub: meta.hub.clone(),
             id,
             queue,
+            filter,
+            history: meta.history.clone(),
+            backlog: VecDeque::new(),
+            floor: 0,
             marker: PhantomData,
         }
     }
 
-    fn convert(next: Next) -> Option<Result<ChangeBatch<T>>> {
-        match next {
-            Next::Batch(b) => Some(Self::decode_batch(b)),
-            Next::Lagged(missed) => Some(Err(Error::Lagged { missed })),
-            Next::Empty | Next::Closed => None,
+    /// Resumes after `seq` (the `seq` of the last batch processed, perhaps
+    /// before a restart): the batches committed since are delivered first,
+    /// from the collection's persisted change log, then live ones, with no gap
+    /// and no repeat. Needs `#[model(change_log = N)]`; a `seq` older than the
+    /// N batches kept is `Error::Lagged`.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use skiff::Model;
+    /// #[derive(Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// #[model(change_log = 1000)]
+    /// struct Event { #[model(key)] id: u32 }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let events = db.collection::<Event>()?;
+    /// for id in 1..=3 { events.insert(&Event { id })?; }
+    /// let mut resumed = events.watch()?.since(1)?; // the consumer had seen seq 1
+    /// let seqs: Vec<u64> = resumed.by_ref().take(2).map(|b| b.unwrap().seq).collect();
+    /// assert_eq!(seqs, [2, 3]);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
+    pub fn since(mut self, seq: u64) -> Result<Self> {
+        let Some(history) = &self.history else {
+            return Err(Error::SchemaMismatch {
+                collection: T::NAME.to_string(),
+                what: "since needs a persisted change log: #[model(change_log = N)]".into(),
+            });
+        };
+        let h = history(seq)?;
+        if seq < h.last && seq + 1 < h.oldest {
+            return Err(Error::Lagged {
+                missed: h.oldest - seq - 1,
+            });
+        }
+        self.floor = h.last.max(seq);
+        self.backlog = h
+            .batches
+            .into_iter()
+            .filter_map(|b| {
+                let changes: Vec<_> = b.changes.into_iter().filter(|c| self.filter.matches(c)).collect();
+                (!changes.is_empty()).then_some(RawBatch { seq: b.seq, changes })
+            })
+            .collect();
+        Ok(self)
+    }
+
+    /// The next item: the backlog first, then the queue (skipping what the
+    /// backlog covered).
+    fn take(&mut self, mut from_queue: impl FnMut(&Queue) -> Next) -> Option<Result<ChangeBatch<T>>> {
+        if let Some(b) = self.backlog.pop_front() {
+            return Some(Self::decode_batch(b));
+        }
+        loop {
+            match from_queue(&self.queue) {
+                Next::Batch(b) if b.seq <= self.floor => continue,
+                Next::Batch(b) => return Some(Self::decode_batch(b)),
+                Next::Lagged(missed) => return Some(Err(Error::Lagged { missed })),
+                Next::Empty | Next::Closed => return None,
+            }
         }
     }
 
@@ -125,12 +192,13 @@ impl<T: Model> Subscription<T> {
     /// The next batch, waiting at most `timeout`; `None` if none came (or
     /// the stream ended).
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<ChangeBatch<T>>> {
-        Self::convert(self.queue.pop(Some(Instant::now() + timeout)))
+        let deadline = Instant::now() + timeout;
+        self.take(|q| q.pop(Some(deadline)))
     }
 
     /// The next batch if one is waiting.
     pub fn try_next(&mut self) -> Option<Result<ChangeBatch<T>>> {
-        Self::convert(self.queue.poll(None))
+        self.take(|q| q.poll(None))
     }
 
     /// A future of the next batch (`None` once the stream ended).
@@ -145,7 +213,7 @@ impl<T: Model> Iterator for Subscription<T> {
     /// Waits for the next batch; `None` once the stream ended (the database
     /// was dropped, or after `Error::Lagged`).
     fn next(&mut self) -> Option<Self::Item> {
-        Self::convert(self.queue.pop(None))
+        self.take(|q| q.pop(None))
     }
 }
 
@@ -171,11 +239,17 @@ pub struct NextBatch<'s, T> {
 impl<T: Model> Future for NextBatch<'_, T> {
     type Output = Option<Result<ChangeBatch<T>>>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.sub.queue.poll(Some(cx.waker())) {
-            Next::Empty => Poll::Pending,
-            Next::Closed => Poll::Ready(None),
-            next => Poll::Ready(Subscription::<T>::convert(next)),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut closed = false;
+        let next = self.sub.take(|q| {
+            let n = q.poll(Some(cx.waker()));
+            closed = matches!(n, Next::Closed);
+            n
+        });
+        match next {
+            Some(item) => Poll::Ready(Some(item)),
+            None if closed => Poll::Ready(None),
+            None => Poll::Pending,
         }
     }
 }
