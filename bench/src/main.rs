@@ -4,13 +4,16 @@
 //! `skiff-engine` with sled, redb, fjall and LMDB (through heed) on the same data in
 //! one run; the result is printed as a markdown table. `txn` measures transactions:
 //! durable commits against the disk's fsync rate, and small transactions against
-//! sled. Each subcommand lives in its own module and is dispatched from [`main`].
+//! sled. `typed` compares skiff's typed layer (collections with secondary indexes)
+//! with native_db 0.8. Each subcommand lives in its own module and is dispatched
+//! from [`main`].
 
 mod args;
 mod data;
 mod engines;
 mod report;
 mod txn;
+mod typed;
 mod workloads;
 
 use std::process::ExitCode;
@@ -27,6 +30,7 @@ usage: skiff-bench <SUBCOMMAND> [OPTIONS]
 subcommands:
   engine    key-value engine workloads: skiff vs sled, redb, fjall, lmdb (heed)
   txn       transactions: durable commits vs the fsync rate, small transactions vs sled
+  typed     typed layer: skiff collections and indexes vs native_db 0.8
 
 run `skiff-bench <SUBCOMMAND> --help` for the subcommand's options";
 
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let outcome = match sub.as_str() {
         "engine" => run_engine(&rest),
         "txn" => txn::run(&rest),
+        "typed" => typed::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
