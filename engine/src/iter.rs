@@ -207,7 +207,8 @@ impl Iter {
                 self.stale()?;
                 continue;
             }
-            if let Some(point) = &self.point {
+            // At a snapshot, a leaf without versions reads like a live one.
+            if let Some(point) = self.point.as_ref().filter(|_| state.has_versions()) {
                 self.front_buf
                     .extend(state.visible_at(&self.front, &self.back, point.at));
             } else {
@@ -262,7 +263,8 @@ impl Iter {
                 continue;
             }
             let before = self.back_buf.len();
-            if let Some(point) = &self.point {
+            // At a snapshot, a leaf without versions reads like a live one.
+            if let Some(point) = self.point.as_ref().filter(|_| state.has_versions()) {
                 for kv in state
                     .visible_at(&self.front, &self.back, point.at)
                     .into_iter()

@@ -234,9 +234,8 @@ impl LeafState {
     }
 
     /// Whether this leaf keeps superseded versions.
-    #[cfg(test)]
     pub(crate) fn has_versions(&self) -> bool {
-        self.versions.is_some()
+        self.versions.as_ref().is_some_and(|v| !v.is_empty())
     }
 
     /// Drops versions at or below `horizon`; returns whether any remain.

@@ -342,13 +342,15 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
         let f = RefCell::new(f);
         self.access.write(|tx, changes| {
-            let Some(old) = records::get::<T, _>(tx, &self.meta, &pk)? else {
+            let Some(bytes) = tx.get(&self.meta.records, &pk)? else {
                 return Err(Error::NotFound {
                     collection: T::NAME.to_string(),
                     key: pk.clone(),
                 });
             };
-            let mut new: T = records::get(tx, &self.meta, &pk)?.expect("read twice in one transaction");
+            // Decoded twice rather than cloned: `Model` does not require `Clone`.
+            let old: T = records::decode(&pk, &bytes)?;
+            let mut new: T = records::decode(&pk, &bytes)?;
             (f.borrow_mut())(&mut new);
             let new_pk = new.key_bytes();
             if new_pk == pk {

@@ -159,7 +159,19 @@ impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c
 impl<T: Model, K: Key, S: Store, A: Access<S>> IndexView<'_, T, K, Unique, S, A> {
     /// The record whose unique index value is `key`.
     pub fn get(&self, key: &K::Borrowed) -> Result<Option<T>> {
-        self.get_all(key)?.next().transpose()
+        // Two point reads from one snapshot: the index entry, then the record.
+        let reader = self.collection.access.reader();
+        let ik = KeyRef::<K>::to_key_ref_bytes(key);
+        let Some(pk) = reader.get(&self.collection.meta.indexes[self.position], &ik)? else {
+            return Ok(None);
+        };
+        match records::get(&reader, &self.collection.meta, &pk)? {
+            Some(record) => Ok(Some(record)),
+            None => Err(Error::NotFound {
+                collection: T::NAME.to_string(),
+                key: pk.to_vec(),
+            }),
+        }
     }
 }
 
