@@ -14,6 +14,7 @@ mod engines;
 mod report;
 mod txn;
 mod typed;
+mod watch;
 mod workloads;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ usage: skiff-bench <SUBCOMMAND> [OPTIONS]
 subcommands:
   engine    key-value engine workloads: skiff vs sled, redb, fjall, lmdb (heed)
   txn       transactions: durable commits vs the fsync rate, small transactions vs sled
+  watch     change streams: commit rate with 0 and 16 subscribers
   typed     typed layer: skiff collections and indexes vs native_db 0.8
 
 run `skiff-bench <SUBCOMMAND> --help` for the subcommand's options";
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         "engine" => run_engine(&rest),
         "txn" => txn::run(&rest),
         "typed" => typed::run(&rest),
+        "watch" => watch::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

@@ -328,9 +328,9 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     pub fn upsert(&self, record: &T) -> Result<Option<T>> {
         let pk = record.key_bytes();
         self.access.write(|tx, changes| {
-            let old: Option<T> = records::get(tx, &self.meta, &pk)?;
+            let old = records::get_stored::<T, _>(tx, &self.meta, &pk)?;
             records::write(tx, changes, &self.meta, &pk, old.as_ref(), Some(record))?;
-            Ok(old)
+            Ok(old.map(|o| o.record))
         })
     }
 
@@ -349,7 +349,10 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
                 });
             };
             // Decoded twice rather than cloned: `Model` does not require `Clone`.
-            let old: T = records::decode(&pk, &bytes)?;
+            let old = records::Stored {
+                record: records::decode::<T>(&pk, &bytes)?,
+                bytes: bytes.to_vec(),
+            };
             let mut new: T = records::decode(&pk, &bytes)?;
             (f.borrow_mut())(&mut new);
             let new_pk = new.key_bytes();
@@ -373,11 +376,11 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     pub fn remove(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
         self.access.write(|tx, changes| {
-            let old: Option<T> = records::get(tx, &self.meta, &pk)?;
+            let old = records::get_stored::<T, _>(tx, &self.meta, &pk)?;
             if let Some(old) = &old {
                 records::write(tx, changes, &self.meta, &pk, Some(old), None)?;
             }
-            Ok(old)
+            Ok(old.map(|o| o.record))
         })
     }
 }

@@ -77,6 +77,28 @@ pub(crate) fn get<M: Model, R: Read>(r: &R, meta: &Meta<R::Space>, key: &[u8]) -
     }
 }
 
+/// The record with primary key `key`, with its stored bytes.
+pub(crate) fn get_stored<M: Model, R: Read>(
+    r: &R,
+    meta: &Meta<R::Space>,
+    key: &[u8],
+) -> Result<Option<Stored<M>>> {
+    match r.get(&meta.records, key)? {
+        Some(bytes) => Ok(Some(Stored {
+            record: decode(key, &bytes)?,
+            bytes: bytes.to_vec(),
+        })),
+        None => Ok(None),
+    }
+}
+
+/// A record as read, with the bytes it was read from (a change stream reuses
+/// them instead of encoding the record again).
+pub(crate) struct Stored<M> {
+    pub record: M,
+    pub bytes: Vec<u8>,
+}
+
 /// The entry key of index key `ik` for the record `pk`.
 pub(crate) fn entry_key(unique: bool, ik: &[u8], pk: &[u8]) -> Vec<u8> {
     if unique {
@@ -95,10 +117,11 @@ pub(crate) fn write<M: Model, W: Write>(
     changes: &ChangeBuf,
     meta: &Meta<W::Space>,
     pk: &[u8],
-    old: Option<&M>,
+    old: Option<&Stored<M>>,
     new: Option<&M>,
 ) -> Result<()> {
     let watched = meta.hub.recording();
+    let (old_bytes, old) = (old.map(|o| &o.bytes), old.map(|o| &o.record));
     let mut index_keys = Vec::new();
     for (def, space) in M::indexes().iter().zip(&meta.indexes) {
         let before = old.map(|o| def.keys(o)).unwrap_or_default();
@@ -130,7 +153,7 @@ pub(crate) fn write<M: Model, W: Write>(
             &meta.hub,
             RawChange {
                 pk: pk.to_vec(),
-                old: old.map(encode).transpose()?,
+                old: old_bytes.cloned(),
                 new: encoded.clone(),
                 index_keys,
             },

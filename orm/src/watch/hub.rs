@@ -35,10 +35,11 @@ pub(crate) struct RawChange {
     pub index_keys: Vec<IndexKeys>,
 }
 
-/// The changes of one commit that one subscriber watches.
+/// The changes of one commit that one subscriber watches (shared between the
+/// subscribers that watch all of them).
 pub(crate) struct RawBatch {
     pub seq: u64,
-    pub changes: Vec<Arc<RawChange>>,
+    pub changes: Arc<Vec<Arc<RawChange>>>,
 }
 
 /// What a subscription watches.
@@ -93,8 +94,8 @@ struct Sub {
 #[derive(Default)]
 struct Subs {
     all: Vec<Sub>,
-    /// Index-value subscribers by (index position, value).
-    by_value: HashMap<(usize, Vec<u8>), Vec<Sub>>,
+    /// Index-value subscribers by index position, then value.
+    by_value: HashMap<usize, HashMap<Vec<u8>, Vec<Sub>>>,
     /// Range subscribers, tested one by one.
     ranges: Vec<Sub>,
 }
@@ -129,7 +130,22 @@ pub(crate) struct Hub {
     /// Whether anyone subscribes: writers skip recording changes otherwise.
     active: AtomicBool,
     next_id: AtomicU64,
+    /// Changes whenever the subscriptions do (see `Routed`).
+    generation: AtomicU64,
     pub log: Option<ChangeLog>,
+}
+
+/// Where a routed commit goes: each queue with the changes it receives.
+type Deliveries = Vec<(Arc<Queue>, Arc<Vec<Arc<RawChange>>>)>;
+
+/// A commit's changes, already sorted out per subscriber before the commit,
+/// so that the part that runs under the commit (in commit order) only pushes.
+/// If the subscriptions changed meanwhile (`generation`), they are routed
+/// again there.
+pub(crate) struct Routed {
+    generation: u64,
+    changes: Vec<Arc<RawChange>>,
+    deliveries: Deliveries,
 }
 
 impl Hub {
@@ -155,9 +171,16 @@ impl Hub {
             queue: queue.clone(),
         };
         let mut subs = self.subs.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         match filter {
             Filter::All => subs.all.push(sub),
-            Filter::IndexValue(pos, v) => subs.by_value.entry((pos, v)).or_default().push(sub),
+            Filter::IndexValue(pos, v) => subs
+                .by_value
+                .entry(pos)
+                .or_default()
+                .entry(v)
+                .or_default()
+                .push(sub),
             Filter::Keys(..) | Filter::Index(..) => subs.ranges.push(sub),
         }
         self.active.store(true, Ordering::Release);
@@ -168,10 +191,14 @@ impl Hub {
         let mut subs = self.subs.write().unwrap_or_else(PoisonError::into_inner);
         subs.all.retain(|s| s.id != id);
         subs.ranges.retain(|s| s.id != id);
-        subs.by_value.retain(|_, list| {
-            list.retain(|s| s.id != id);
-            !list.is_empty()
+        subs.by_value.retain(|_, values| {
+            values.retain(|_, list| {
+                list.retain(|s| s.id != id);
+                !list.is_empty()
+            });
+            !values.is_empty()
         });
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let any = !subs.all.is_empty() || !subs.ranges.is_empty() || !subs.by_value.is_empty();
         self.active.store(any, Ordering::Release);
     }
@@ -179,18 +206,36 @@ impl Hub {
     /// Ends every subscription (the database is closing).
     pub(crate) fn close(&self) {
         let subs = self.subs.read().unwrap_or_else(PoisonError::into_inner);
-        let values = subs.by_value.values().flatten();
+        let values = subs.by_value.values().flat_map(|v| v.values()).flatten();
         for s in subs.all.iter().chain(&subs.ranges).chain(values) {
             s.queue.close();
         }
     }
 
-    /// Gives each subscriber the changes of commit `seq` it watches, as one
-    /// batch, in the order the transaction made them.
-    pub(crate) fn dispatch(&self, seq: u64, changes: Vec<RawChange>) {
+    /// Sorts a commit's changes out per subscriber: each gets the changes it
+    /// watches, in the order the transaction made them.
+    pub(crate) fn route(&self, changes: Vec<RawChange>) -> Routed {
         let changes: Vec<Arc<RawChange>> = changes.into_iter().map(Arc::new).collect();
         let subs = self.subs.read().unwrap_or_else(PoisonError::into_inner);
-        // Per subscriber id: its queue and its changes; small, so a Vec.
+        let generation = self.generation.load(Ordering::Acquire);
+        let deliveries = Self::sort_out(&subs, &changes);
+        Routed {
+            generation,
+            changes,
+            deliveries,
+        }
+    }
+
+    fn sort_out(subs: &Subs, changes: &[Arc<RawChange>]) -> Deliveries {
+        let mut deliveries = Vec::new();
+        if !subs.all.is_empty() {
+            let whole = Arc::new(changes.to_vec());
+            deliveries.extend(subs.all.iter().map(|s| (s.queue.clone(), whole.clone())));
+        }
+        if subs.ranges.is_empty() && subs.by_value.is_empty() {
+            return deliveries;
+        }
+        // Per filtered subscriber: its queue and its changes; few, so a Vec.
         let mut out: Vec<(u64, Arc<Queue>, Vec<Arc<RawChange>>)> = Vec::new();
         let mut add = |sub: &Sub, change: &Arc<RawChange>| match out.iter_mut().find(|(id, ..)| *id == sub.id)
         {
@@ -201,24 +246,35 @@ impl Hub {
             }
             None => out.push((sub.id, sub.queue.clone(), vec![change.clone()])),
         };
-        for change in &changes {
-            for sub in &subs.all {
-                add(sub, change);
-            }
+        for change in changes {
             for sub in subs.ranges.iter().filter(|s| s.filter.matches(change)) {
                 add(sub, change);
             }
-            if !subs.by_value.is_empty() {
-                for (pos, (before, after)) in change.index_keys.iter().enumerate() {
-                    for k in before.iter().chain(after) {
-                        for sub in subs.by_value.get(&(pos, k.clone())).into_iter().flatten() {
-                            add(sub, change);
-                        }
+            for (pos, (before, after)) in change.index_keys.iter().enumerate() {
+                let Some(values) = subs.by_value.get(&pos) else {
+                    continue;
+                };
+                for k in before.iter().chain(after) {
+                    for sub in values.get(k.as_slice()).into_iter().flatten() {
+                        add(sub, change);
                     }
                 }
             }
         }
-        for (_, queue, changes) in out {
+        deliveries.extend(out.into_iter().map(|(_, q, list)| (q, Arc::new(list))));
+        deliveries
+    }
+
+    /// Delivers a routed commit as commit `seq`: called under the commit, in
+    /// commit order, so it only pushes (never waits).
+    pub(crate) fn deliver(&self, seq: u64, routed: Routed) {
+        let deliveries = if routed.generation == self.generation.load(Ordering::Acquire) {
+            routed.deliveries
+        } else {
+            let subs = self.subs.read().unwrap_or_else(PoisonError::into_inner);
+            Self::sort_out(&subs, &routed.changes)
+        };
+        for (queue, changes) in deliveries {
             queue.push(RawBatch { seq, changes });
         }
     }
@@ -249,6 +305,7 @@ impl ChangeBuf {
             return Ok(());
         }
         let mut groups: Vec<(Arc<Hub>, Option<u64>, Vec<RawChange>)> = Vec::new();
+        // Routed below, outside the commit's critical section.
         for (hub, change) in changes {
             match groups.iter_mut().find(|(h, ..)| Arc::ptr_eq(h, &hub)) {
                 Some((_, _, list)) => list.push(change),
@@ -274,9 +331,16 @@ impl ChangeBuf {
                 *seq = Some(next);
             }
         }
+        let routed: Vec<(Arc<Hub>, Option<u64>, Routed)> = groups
+            .into_iter()
+            .map(|(hub, seq, changes)| {
+                let routed = hub.route(changes);
+                (hub, seq, routed)
+            })
+            .collect();
         w.on_commit(Box::new(move |commit| {
-            for (hub, seq, changes) in groups {
-                hub.dispatch(seq.unwrap_or(commit), changes);
+            for (hub, seq, routed) in routed {
+                hub.deliver(seq.unwrap_or(commit), routed);
             }
         }));
         Ok(())
@@ -314,7 +378,7 @@ pub(crate) fn read_history<R: Read>(r: &R, space: &R::Space, since: u64) -> Resu
             })?;
             batches.push(RawBatch {
                 seq,
-                changes: changes.into_iter().map(Arc::new).collect(),
+                changes: Arc::new(changes.into_iter().map(Arc::new).collect()),
             });
         }
     }

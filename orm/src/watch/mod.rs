@@ -149,8 +149,16 @@ impl<T: Model> Subscription<T> {
             .batches
             .into_iter()
             .filter_map(|b| {
-                let changes: Vec<_> = b.changes.into_iter().filter(|c| self.filter.matches(c)).collect();
-                (!changes.is_empty()).then_some(RawBatch { seq: b.seq, changes })
+                let changes: Vec<_> = b
+                    .changes
+                    .iter()
+                    .filter(|c| self.filter.matches(c))
+                    .cloned()
+                    .collect();
+                (!changes.is_empty()).then(|| RawBatch {
+                    seq: b.seq,
+                    changes: Arc::new(changes),
+                })
             })
             .collect();
         Ok(self)
@@ -174,7 +182,7 @@ impl<T: Model> Subscription<T> {
 
     fn decode_batch(batch: RawBatch) -> Result<ChangeBatch<T>> {
         let mut changes = Vec::with_capacity(batch.changes.len());
-        for c in &batch.changes {
+        for c in batch.changes.iter() {
             let (old, new) = (decode::<T>(&c.pk, &c.old)?, decode::<T>(&c.pk, &c.new)?);
             changes.push(match (old, new) {
                 (None, Some(new)) => Change::Inserted(new),

@@ -6,6 +6,7 @@
 //! resubscribes (and rereads what it needs) instead of carrying on.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::Waker;
 use std::time::Instant;
@@ -27,6 +28,8 @@ struct State {
     missed: u64,
     lag_reported: bool,
     closed: bool,
+    /// Consumers blocked in `pop`: only then does a push pay for a wake-up.
+    sleepers: usize,
     waker: Option<Waker>,
 }
 
@@ -34,6 +37,10 @@ pub(crate) struct Queue {
     capacity: usize,
     state: Mutex<State>,
     ready: Condvar,
+    /// Set once the queue lags: nothing it receives afterwards is delivered,
+    /// so writers only count it (`late`), without taking the lock.
+    lagging: AtomicBool,
+    late: AtomicU64,
 }
 
 impl Queue {
@@ -45,9 +52,12 @@ impl Queue {
                 missed: 0,
                 lag_reported: false,
                 closed: false,
+                sleepers: 0,
                 waker: None,
             }),
             ready: Condvar::new(),
+            lagging: AtomicBool::new(false),
+            late: AtomicU64::new(0),
         })
     }
 
@@ -57,18 +67,26 @@ impl Queue {
 
     /// Called by writers (under the commit): never waits for the consumer.
     pub(crate) fn push(&self, batch: RawBatch) {
+        if self.lagging.load(Ordering::Acquire) {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let mut s = self.lock();
         if s.closed {
             return;
         }
         if s.missed > 0 || s.batches.len() >= self.capacity {
             s.missed += 1;
+            self.lagging.store(true, Ordering::Release);
         } else {
             s.batches.push_back(batch);
         }
+        let wake = s.sleepers > 0;
         let waker = s.waker.take();
         drop(s);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -85,13 +103,13 @@ impl Queue {
         }
     }
 
-    fn take(s: &mut State) -> Next {
+    fn take(&self, s: &mut State) -> Next {
         if let Some(b) = s.batches.pop_front() {
             return Next::Batch(b);
         }
         if s.missed > 0 && !s.lag_reported {
             s.lag_reported = true;
-            return Next::Lagged(s.missed);
+            return Next::Lagged(s.missed + self.late.load(Ordering::Relaxed));
         }
         if s.closed || s.lag_reported {
             return Next::Closed;
@@ -103,7 +121,7 @@ impl Queue {
     pub(crate) fn pop(&self, deadline: Option<Instant>) -> Next {
         let mut s = self.lock();
         loop {
-            match Self::take(&mut s) {
+            match self.take(&mut s) {
                 Next::Empty => {}
                 next => return next,
             }
@@ -127,7 +145,7 @@ impl Queue {
     /// The next item without waiting; registers `waker` if there is none.
     pub(crate) fn poll(&self, waker: Option<&Waker>) -> Next {
         let mut s = self.lock();
-        let next = Self::take(&mut s);
+        let next = self.take(&mut s);
         if let (Next::Empty, Some(w)) = (&next, waker) {
             s.waker = Some(w.clone());
         }
