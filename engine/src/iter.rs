@@ -189,6 +189,9 @@ impl Iter {
     /// Buffers the next entries after `front`; false when there are none before
     /// `back`.
     fn refill_front(&mut self) -> Result<bool> {
+        if let Some(p) = &self.point {
+            p.check_open()?;
+        }
         let guard = epoch::pin();
         loop {
             let frozen = self.frozen();
@@ -235,6 +238,9 @@ impl Iter {
     /// Buffers the entries just before `back`; false when there are none after
     /// `front`.
     fn refill_back(&mut self) -> Result<bool> {
+        if let Some(p) = &self.point {
+            p.check_open()?;
+        }
         let guard = epoch::pin();
         loop {
             let frozen = self.frozen();

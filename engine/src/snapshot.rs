@@ -26,7 +26,7 @@ use crate::iter::Iter;
 use crate::leaf::Leaf;
 use crate::log::Log;
 use crate::record::TreeId;
-use crate::sync::{lock, read, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, read, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::tree::{bounds, prefix_bounds};
 use crate::{Error, IVec, Result, Tree};
 
@@ -95,6 +95,7 @@ pub(crate) struct ReadPoint {
     pub at: u64,
     log: Arc<Log>,
     shared: Arc<Shared>,
+    closed: AtomicBool,
 }
 
 impl ReadPoint {
@@ -103,19 +104,50 @@ impl ReadPoint {
             at: engine.log.open_snapshot(),
             log: engine.log.clone(),
             shared: engine.shared.clone(),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Unregisters the snapshot before the last reference goes: a committing
+    /// transaction does so once it has validated, so that its own writes need
+    /// not keep old versions for it. Reading at a closed point is an error.
+    ///
+    /// Returns the horizon to pass to `Shared::release_versions` when this
+    /// was the last open snapshot. The caller does that once it holds no leaf
+    /// lock, since releasing locks leaves.
+    pub(crate) fn close_deferred(&self) -> Option<u64> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let (horizon, none_open) = self.log.close_snapshot(self.at);
+        self.shared.frozen.prune(horizon);
+        // Writers prune the versions of the leaves they write; the release
+        // covers the leaves nobody wrote since.
+        none_open.then_some(horizon)
+    }
+
+    /// `close_deferred` followed by the release, for callers holding no lock.
+    pub(crate) fn close(&self) {
+        if let Some(horizon) = self.close_deferred() {
+            self.shared.release_versions(horizon);
+        }
+    }
+
+    /// Fails once the point is closed (a transaction's iterator used after
+    /// the transaction ended).
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Unsupported(
+                "reading through a transaction that has ended".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
 impl Drop for ReadPoint {
     fn drop(&mut self) {
-        let (horizon, none_open) = self.log.close_snapshot(self.at);
-        self.shared.frozen.prune(horizon);
-        if none_open {
-            // Writers prune the versions of the leaves they write; these are
-            // the leaves nobody wrote since.
-            self.shared.release_versions(horizon);
-        }
+        self.close();
     }
 }
 

@@ -57,6 +57,10 @@ impl Transaction {
         if !order.iter().zip(&spans).all(|(t, span)| still_valid(t, span, at)) {
             return Ok(false);
         }
+        // Validated: the snapshot has served. Closing it now spares these
+        // writes from keeping old versions for it (others' snapshots still
+        // count, through the stamp). Versions are released after unlocking.
+        let release = state.point.close_deferred();
         let ops = order.iter().flat_map(|t| {
             let tree = t.tree.core.id;
             t.writes.iter().map(move |(key, value)| match value {
@@ -80,6 +84,9 @@ impl Transaction {
             resized.push(span.apply(writes, stamp, &t.tree.core.shared));
         }
         drop(spans);
+        if let Some(horizon) = release {
+            state.engine.shared.release_versions(horizon);
+        }
         for (t, resized) in order.iter().zip(resized) {
             t.tree.core.rebalance_all(resized);
         }

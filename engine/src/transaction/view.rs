@@ -227,7 +227,34 @@ impl TransactionalTree {
         if let Some(own) = own {
             return Ok(own);
         }
+        Self::storage(self.state.point.check_open())?;
         Self::storage(tree.core.get_at(key, self.state.point.at))
+    }
+
+    /// Sets `key` to `value` at commit without reading it first, so unlike
+    /// [`insert`](Self::insert) it does not count as a read: concurrent blind
+    /// writes of one key do not conflict (the later commit wins). Not in sled.
+    pub fn set<K, V>(&self, key: K, value: V) -> UnabortableTransactionResult<()>
+    where
+        K: AsRef<[u8]> + Into<IVec>,
+        V: Into<IVec>,
+    {
+        Self::storage(check_key(key.as_ref()))?;
+        let value = value.into();
+        Self::storage(check_value(&value))?;
+        self.with(|t| t.writes.insert(key.into(), Some(value)));
+        Ok(())
+    }
+
+    /// Removes `key` at commit without reading it first (see [`set`](Self::set)).
+    /// Not in sled.
+    pub fn unset<K>(&self, key: K) -> UnabortableTransactionResult<()>
+    where
+        K: AsRef<[u8]> + Into<IVec>,
+    {
+        Self::storage(check_key(key.as_ref()))?;
+        self.with(|t| t.writes.insert(key.into(), None));
+        Ok(())
     }
 
     /// Buffers every write of `batch`.

@@ -104,8 +104,7 @@ impl Read for Transaction {
 impl Write for Transaction {
     fn put(&self, space: &Tree, key: &[u8], value: Vec<u8>) -> Result<()> {
         self.tree(space)
-            .and_then(|t| t.insert(key, value))
-            .map(drop)
+            .and_then(|t| t.set(key, value))
             .map_err(unabortable)
     }
 

@@ -35,7 +35,8 @@ pub trait Read {
 
 /// A transaction's view: reads see a snapshot plus the transaction's writes.
 pub trait Write: Read {
-    /// Sets `key` in `space` at commit.
+    /// Sets `key` in `space` at commit. A blind write: it does not count as a
+    /// read of `key` (read it first if the outcome depends on it).
     fn put(&self, space: &Self::Space, key: &[u8], value: Vec<u8>) -> Result<()>;
 
     /// Removes `key` from `space` at commit.

@@ -474,3 +474,25 @@ fn a_snapshot_does_not_see_later_writes() {
         Some(Err(Error::Unsupported(_)))
     ));
 }
+
+/// Regression: a commit whose snapshot was the last one open released the
+/// leaves' old versions while still holding their locks, and deadlocked.
+#[test]
+fn a_commit_closing_the_last_snapshot_does_not_deadlock() {
+    skiff_tests::with_watchdog("last snapshot closed by a commit", || {
+        let db = temp_db();
+        db.insert(b"k1", b"0").unwrap();
+        let runs = Cell::new(0);
+        db.transaction(|tx| {
+            runs.set(runs.get() + 1);
+            if runs.get() == 1 {
+                // Kept as an old version in the leaf, for this transaction.
+                db.insert(b"k1", b"1").unwrap();
+            }
+            tx.insert(b"k2", b"2")?; // same leaf
+            TxResult::Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.get(b"k2").unwrap().as_deref(), Some(&b"2"[..]));
+    });
+}
