@@ -36,27 +36,17 @@ impl EngineArgs {
             seed: 42,
             dir: std::env::temp_dir(),
         };
-        let mut it = argv.iter();
-        while let Some(flag) = it.next() {
-            if flag == "-h" || flag == "--help" {
-                return Ok(None);
-            }
-            let (name, inline) = match flag.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (flag.as_str(), None),
-            };
-            let mut value = || -> BenchResult<String> {
-                inline
-                    .clone()
-                    .or_else(|| it.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value\n\n{ENGINE_USAGE}").into())
-            };
-            match name {
-                "--keys" => out.keys = parse_num(&value()?)?,
-                "--seed" => out.seed = parse_num(&value()?)?,
-                "--dir" => out.dir = PathBuf::from(value()?),
+        let Some(flags) = flags(argv, ENGINE_USAGE)? else {
+            return Ok(None);
+        };
+        for (name, value) in flags {
+            match name.as_str() {
+                "--keys" => out.keys = parse_num(&value)?,
+                "--seed" => out.seed = parse_num(&value)?,
+                "--dir" => out.dir = PathBuf::from(value.clone()),
                 "--engines" => {
-                    out.engines = value()?
+                    out.engines = value
+                        .clone()
                         .split(',')
                         .filter(|s| !s.trim().is_empty())
                         .map(|s| EngineKind::parse(s.trim()))
@@ -73,6 +63,29 @@ impl EngineArgs {
         }
         Ok(Some(out))
     }
+}
+
+/// Splits `argv` into `--flag value` (or `--flag=value`) pairs; `Ok(None)`
+/// if help was asked for. Every option of every subcommand takes a value.
+pub(crate) fn flags(argv: &[String], usage: &str) -> BenchResult<Option<Vec<(String, String)>>> {
+    let mut out = Vec::new();
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let (name, value) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None => {
+                let value = it
+                    .next()
+                    .ok_or_else(|| format!("{flag} needs a value\n\n{usage}"))?;
+                (flag.clone(), value.clone())
+            }
+        };
+        out.push((name, value));
+    }
+    Ok(Some(out))
 }
 
 /// Parses a number such as `200000`, `200_000` or `200,000`.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use skiff::Model;
 
-use crate::args::parse_num;
+use crate::args::{flags, parse_num};
 use crate::report::thousands;
 use crate::BenchResult;
 
@@ -122,17 +122,13 @@ fn run_once(seconds: f64, subs: Subscribers) -> BenchResult<f64> {
 /// Runs the subcommand.
 pub fn run(argv: &[String]) -> BenchResult<()> {
     let mut seconds = 3.0f64;
-    let mut it = argv.iter();
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "-h" | "--help" => {
-                println!("{WATCH_USAGE}");
-                return Ok(());
-            }
-            "--seconds" => {
-                let v = it.next().ok_or("--seconds needs a value")?;
-                seconds = v.parse().or_else(|_| parse_num::<u64>(v).map(|n| n as f64))?;
-            }
+    let Some(flags) = flags(argv, WATCH_USAGE)? else {
+        println!("{WATCH_USAGE}");
+        return Ok(());
+    };
+    for (name, v) in flags {
+        match name.as_str() {
+            "--seconds" => seconds = v.parse().or_else(|_| parse_num::<u64>(&v).map(|n| n as f64))?,
             other => return Err(format!("unknown option {other}\n\n{WATCH_USAGE}").into()),
         }
     }

@@ -14,53 +14,69 @@ use crate::store::{Read, Store, Write};
 use crate::{codec, Error, Result};
 
 impl<S: Store> Db<S> {
-    /// Fills the (empty) index at `pos` from the records, in batches.
-    pub(crate) fn build_index<T: Model>(&self, meta: &Meta<S::Space>, pos: usize) -> Result<()> {
-        let def = &T::indexes()[pos];
-        let space = &meta.indexes[pos];
+    /// Visits every record of `meta`, `BATCH` per transaction, calling `visit`
+    /// with the transaction, the primary key and the stored bytes; reports
+    /// progress as `task`. Returns how many visits returned `true`.
+    fn in_batches<T: Model>(
+        &self,
+        meta: &Meta<S::Space>,
+        task: &str,
+        visit: impl Fn(&S::Txn, &[u8], &[u8]) -> Result<bool>,
+    ) -> Result<u64> {
         let total = self.count_records(meta)?;
-        let task = format!("build index {}", def.name());
-        let mut done = 0u64;
+        let (mut done, mut hits) = (0u64, 0u64);
         let mut after: Option<Vec<u8>> = None;
         loop {
             let lo = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
-            let (count, last) = self.store().transact(|tx| {
-                let mut last = None;
-                let mut count = 0;
+            let (count, batch_hits, last) = self.store().transact(|tx| {
+                let (mut count, mut batch_hits, mut last) = (0usize, 0u64, None);
                 for entry in tx.scan(&meta.records, lo.clone(), Bound::Unbounded).take(BATCH) {
                     let (pk, bytes) = entry?;
-                    let record: T = records::decode(&pk, &bytes)?;
-                    for ik in def.keys(&record) {
-                        if def.is_unique() {
-                            if let Some(owner) = tx.get(space, &ik)? {
-                                if *owner != *pk {
-                                    return Err(Error::UniqueViolation {
-                                        collection: T::NAME.to_string(),
-                                        index: def.name().to_string(),
-                                        key: ik,
-                                    });
-                                }
-                            }
-                        }
-                        tx.put(space, &records::entry_key(def.is_unique(), &ik, &pk), pk.to_vec())?;
-                    }
+                    batch_hits += u64::from(visit(tx, &pk, &bytes)?);
                     last = Some(pk.to_vec());
                     count += 1;
                 }
-                Ok::<_, Error>((count, last))
+                Ok::<_, Error>((count, batch_hits, last))
             })?;
             done += count as u64;
+            hits += batch_hits;
             self.report(Progress {
                 collection: T::NAME,
-                task: task.clone(),
+                task: task.to_string(),
                 done,
                 total,
             });
             match last {
                 Some(last) if count == BATCH => after = Some(last),
-                _ => return Ok(()),
+                _ => return Ok(hits),
             }
         }
+    }
+
+    /// Fills the (empty) index at `pos` from the records, in batches.
+    pub(crate) fn build_index<T: Model>(&self, meta: &Meta<S::Space>, pos: usize) -> Result<()> {
+        let def = &T::indexes()[pos];
+        let space = &meta.indexes[pos];
+        let task = format!("build index {}", def.name());
+        self.in_batches::<T>(meta, &task, |tx, pk, bytes| {
+            let record: T = records::decode(pk, bytes)?;
+            for ik in def.keys(&record) {
+                if def.is_unique() {
+                    if let Some(owner) = tx.get(space, &ik)? {
+                        if *owner != *pk {
+                            return Err(Error::UniqueViolation {
+                                collection: T::NAME.to_string(),
+                                index: def.name().to_string(),
+                                key: ik,
+                            });
+                        }
+                    }
+                }
+                tx.put(space, &records::entry_key(def.is_unique(), &ik, pk), pk.to_vec())?;
+            }
+            Ok(true)
+        })?;
+        Ok(())
     }
 
     /// Empties and rebuilds the index called `name` of `T` from the records
@@ -110,42 +126,18 @@ impl<S: Store> Db<S> {
     /// ```
     pub fn migrate<T: Model>(&self) -> Result<u64> {
         let meta = self.meta::<T>()?;
-        let total = self.count_records(&meta)?;
         let task = format!("migrate to version {}", T::VERSION);
-        let (mut done, mut rewritten) = (0u64, 0u64);
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let lo = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
-            let (count, changed, last) = self.store().transact(|tx| {
-                let (mut count, mut changed, mut last) = (0usize, 0u64, None);
-                for entry in tx.scan(&meta.records, lo.clone(), Bound::Unbounded).take(BATCH) {
-                    let (pk, bytes) = entry?;
-                    let version = bytes
-                        .get(..4)
-                        .map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes")));
-                    if version != Some(T::VERSION) {
-                        let record: T = records::decode(&pk, &bytes)?;
-                        tx.put(&meta.records, &pk, records::encode(&record)?)?;
-                        changed += 1;
-                    }
-                    last = Some(pk.to_vec());
-                    count += 1;
-                }
-                Ok::<_, Error>((count, changed, last))
-            })?;
-            done += count as u64;
-            rewritten += changed;
-            self.report(Progress {
-                collection: T::NAME,
-                task: task.clone(),
-                done,
-                total,
-            });
-            match last {
-                Some(last) if count == BATCH => after = Some(last),
-                _ => break,
+        let rewritten = self.in_batches::<T>(&meta, &task, |tx, pk, bytes| {
+            let version = bytes
+                .get(..4)
+                .map(|v| u32::from_le_bytes(v.try_into().expect("4 bytes")));
+            if version == Some(T::VERSION) {
+                return Ok(false);
             }
-        }
+            let record: T = records::decode(pk, bytes)?;
+            tx.put(&meta.records, pk, records::encode(&record)?)?;
+            Ok(true)
+        })?;
         for pos in 0..T::indexes().len() {
             self.store().clear_space(&meta.indexes[pos])?;
             self.build_index::<T>(&meta, pos)?;

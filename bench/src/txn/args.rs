@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::args::parse_num;
+use crate::args::{flags, parse_num};
 use crate::BenchResult;
 
 /// Usage text of the `txn` subcommand.
@@ -43,26 +43,15 @@ impl TxnArgs {
             seed: 42,
             dir: std::env::temp_dir(),
         };
-        let mut it = argv.iter();
-        while let Some(flag) = it.next() {
-            if flag == "-h" || flag == "--help" {
-                return Ok(None);
-            }
-            let (name, inline) = match flag.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (flag.as_str(), None),
-            };
-            let mut value = || -> BenchResult<String> {
-                inline
-                    .clone()
-                    .or_else(|| it.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value\n\n{TXN_USAGE}").into())
-            };
-            match name {
-                "--seconds" => out.duration = parse_seconds(&value()?)?,
-                "--accounts" => out.accounts = parse_num(&value()?)?,
-                "--seed" => out.seed = parse_num(&value()?)?,
-                "--dir" => out.dir = PathBuf::from(value()?),
+        let Some(flags) = flags(argv, TXN_USAGE)? else {
+            return Ok(None);
+        };
+        for (name, value) in flags {
+            match name.as_str() {
+                "--seconds" => out.duration = parse_seconds(&value)?,
+                "--accounts" => out.accounts = parse_num(&value)?,
+                "--seed" => out.seed = parse_num(&value)?,
+                "--dir" => out.dir = PathBuf::from(value.clone()),
                 other => return Err(format!("unknown option `{other}`\n\n{TXN_USAGE}").into()),
             }
         }

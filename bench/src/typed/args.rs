@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::args::parse_num;
+use crate::args::{flags, parse_num};
 use crate::BenchResult;
 
 /// Usage text of the `typed` subcommand.
@@ -54,29 +54,18 @@ impl TypedArgs {
             seed: 42,
             dir: std::env::temp_dir(),
         };
-        let mut it = argv.iter();
-        while let Some(flag) = it.next() {
-            if flag == "-h" || flag == "--help" {
-                return Ok(None);
-            }
-            let (name, inline) = match flag.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (flag.as_str(), None),
-            };
-            let mut value = || -> BenchResult<String> {
-                inline
-                    .clone()
-                    .or_else(|| it.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value\n\n{TYPED_USAGE}").into())
-            };
-            match name {
-                "--records" => out.records = parse_num(&value()?)?,
-                "--singles" => out.singles = parse_num(&value()?)?,
-                "--reads" => out.reads = parse_num(&value()?)?,
-                "--queries" => out.queries = parse_num(&value()?)?,
-                "--updates" => out.updates = parse_num(&value()?)?,
-                "--seed" => out.seed = parse_num(&value()?)?,
-                "--dir" => out.dir = PathBuf::from(value()?),
+        let Some(flags) = flags(argv, TYPED_USAGE)? else {
+            return Ok(None);
+        };
+        for (name, value) in flags {
+            match name.as_str() {
+                "--records" => out.records = parse_num(&value)?,
+                "--singles" => out.singles = parse_num(&value)?,
+                "--reads" => out.reads = parse_num(&value)?,
+                "--queries" => out.queries = parse_num(&value)?,
+                "--updates" => out.updates = parse_num(&value)?,
+                "--seed" => out.seed = parse_num(&value)?,
+                "--dir" => out.dir = PathBuf::from(value.clone()),
                 other => return Err(format!("unknown option `{other}`\n\n{TYPED_USAGE}").into()),
             }
         }
