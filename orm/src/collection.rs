@@ -223,6 +223,21 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     }
 
     /// The records whose (tuple) keys start with `prefix`; double-ended.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Line { #[model(key)] order: u32, #[model(key)] no: u16, sku: String }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let lines = db.collection::<Line>()?;
+    /// for (order, no) in [(1, 1), (1, 2), (2, 1)] {
+    ///     lines.insert(&Line { order, no, sku: format!("{order}-{no}") })?;
+    /// }
+    /// let skus: Vec<String> = lines.prefix(&(1u32,))?.rev().map(|l| l.map(|l| l.sku)).collect::<Result<_, _>>()?;
+    /// assert_eq!(skus, ["1-2", "1-1"]);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn prefix<P: KeyPrefix<T::Key>>(&self, prefix: &P) -> Result<Records<T>> {
         let (lo, hi) = records::prefix_bounds(prefix.to_prefix_bytes());
         Ok(self.scan(lo, hi))
@@ -276,6 +291,18 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     /// Adds `record`; `Error::DuplicateKey` if its key is taken,
     /// `Error::UniqueViolation` if a unique index value is. Either way nothing
     /// is written.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct User { #[model(key, auto)] id: u64, #[model(unique)] email: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// users.insert(&User { id: 7, email: "a@x".into() })?;
+    /// let again = users.insert(&User { id: 7, email: "b@x".into() });
+    /// assert!(matches!(again, Err(skiff::Error::DuplicateKey { .. })));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn insert(&self, record: &T) -> Result<()> {
         let pk = record.key_bytes();
         self.access.write(|tx, changes| {
@@ -291,6 +318,17 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
 
     /// Adds `record` under the next key (`#[model(key, auto)]` models: one
     /// more than the greatest key, 1 for an empty collection) and returns it.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct User { #[model(key, auto)] id: u64, #[model(unique)] email: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// assert_eq!(users.push(User { id: 0, email: "a@x".into() })?, 1);
+    /// assert_eq!(users.push(User { id: 0, email: "b@x".into() })?, 2);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn push(&self, record: T) -> Result<T::Key> {
         if !T::AUTO_KEY {
             return Err(Error::NoAutoKey {
@@ -325,6 +363,18 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     }
 
     /// Inserts or replaces `record`; returns the record it replaced.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct User { #[model(key, auto)] id: u64, #[model(unique)] email: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// assert_eq!(users.upsert(&User { id: 1, email: "a@x".into() })?, None);
+    /// let old = users.upsert(&User { id: 1, email: "b@x".into() })?;
+    /// assert_eq!(old.unwrap().email, "a@x");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn upsert(&self, record: &T) -> Result<Option<T>> {
         let pk = record.key_bytes();
         self.access.write(|tx, changes| {
@@ -373,6 +423,19 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     }
 
     /// Removes the record with key `key`; returns it.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct User { #[model(key, auto)] id: u64, #[model(unique)] email: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// users.insert(&User { id: 1, email: "a@x".into() })?;
+    /// assert_eq!(users.remove(&1)?.map(|u| u.email), Some("a@x".into()));
+    /// assert_eq!(users.remove(&1)?, None);
+    /// assert!(users.index(User::EMAIL).get("a@x")?.is_none(), "its index entries went too");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn remove(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
         self.access.write(|tx, changes| {

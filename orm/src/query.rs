@@ -106,6 +106,21 @@ impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c
     }
 
     /// Every record whose index value is `key`, in primary-key order.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User { #[model(key)] id: u32, #[model(index)] city: String, age: u8 }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// # for (id, city, age) in [(1, "Oslo", 30), (2, "Rome", 25), (3, "Oslo", 20)] {
+    /// #     users.insert(&User { id, city: city.into(), age })?;
+    /// # }
+    /// let ids: Vec<u32> = users.index(User::CITY).get_all("Oslo")?.map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ids, [1, 3]);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn get_all(&self, key: &K::Borrowed) -> Result<IndexIter<T, K, A::Reader>> {
         let k = KeyRef::<K>::to_key_ref_bytes(key);
         Ok(self.iter((Bound::Included(k.clone()), Bound::Included(k))))
@@ -121,6 +136,22 @@ impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c
     }
 
     /// The records whose (tuple) index values start with `prefix`.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User { #[model(key)] id: u32, #[model(index)] city: String, age: u8 }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// # for (id, city, age) in [(1, "Oslo", 30), (2, "Rome", 25), (3, "Oslo", 20)] {
+    /// #     users.insert(&User { id, city: city.into(), age })?;
+    /// # }
+    /// // Oslo's users, youngest first: the composite index orders by (city, age).
+    /// let ages: Vec<u8> = users.index(User::CITY_AGE).prefix(&("Oslo",))?.map(|u| u.map(|u| u.age)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ages, [20, 30]);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn prefix<P: KeyPrefix<K>>(&self, prefix: &P) -> Result<IndexIter<T, K, A::Reader>> {
         Ok(self.iter(records::prefix_bounds(prefix.to_prefix_bytes())))
     }
@@ -206,6 +237,24 @@ impl<T: Model, K: Key, R: Read> IndexIter<T, K, R> {
     }
 
     /// Restarts the scan just after `cursor` (from a previous page).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User { #[model(key)] id: u32, #[model(index)] city: String, age: u8 }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// # for (id, city, age) in [(1, "Oslo", 30), (2, "Rome", 25), (3, "Oslo", 20)] {
+    /// #     users.insert(&User { id, city: city.into(), age })?;
+    /// # }
+    /// let mut page = users.index(User::CITY).range::<str, _>(..)?;
+    /// let first: Vec<u32> = page.by_ref().take(2).map(|u| u.unwrap().id).collect();
+    /// let cursor = page.cursor().expect("read something");
+    /// let next: Vec<u32> = users.index(User::CITY).range::<str, _>(..)?.after(&cursor).map(|u| u.unwrap().id).collect();
+    /// assert_eq!((first, next), (vec![1, 3], vec![2]));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn after(mut self, cursor: &Cursor) -> Self {
         self.entries = self
             .reader
@@ -215,6 +264,21 @@ impl<T: Model, K: Key, R: Read> IndexIter<T, K, R> {
     }
 
     /// The index values instead of the records (reads no record).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User { #[model(key)] id: u32, #[model(index)] city: String, age: u8 }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let users = db.collection::<User>()?;
+    /// # for (id, city, age) in [(1, "Oslo", 30), (2, "Rome", 25), (3, "Oslo", 20)] {
+    /// #     users.insert(&User { id, city: city.into(), age })?;
+    /// # }
+    /// let cities: Vec<String> = users.index(User::CITY).range::<str, _>(..)?.keys().collect::<Result<_, _>>()?;
+    /// assert_eq!(cities, ["Oslo", "Oslo", "Rome"]);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn keys(self) -> impl DoubleEndedIterator<Item = Result<K>> {
         self.entries.map(|entry| {
             let (key, _) = entry?;
