@@ -80,10 +80,11 @@ pub enum Error {
         /// How many times it ran.
         attempts: u32,
     },
-    /// A subscription fell more than its buffer behind; `missed` batches were
-    /// dropped and the stream ended. Resubscribe (and reread what you need).
+    /// A subscription fell more than its buffer behind and its stream ended:
+    /// at least `missed` batches were dropped (from the moment it lagged it
+    /// is no longer followed). Resubscribe (and reread what you need).
     Lagged {
-        /// Batches dropped.
+        /// Batches dropped (at least).
         missed: u64,
     },
     /// A stored record could not be decoded into the model.

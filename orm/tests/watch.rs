@@ -147,7 +147,7 @@ fn a_slow_subscriber_lags_and_writers_do_not_wait() -> skiff::Result<()> {
         }
     };
     assert_eq!(received, skiff::SUBSCRIPTION_CAPACITY);
-    assert_eq!(lagged, 10);
+    assert!((1..=10).contains(&lagged), "{lagged}");
     assert!(slow.next().is_none(), "the stream ends after a lag");
     let mut fresh = items.watch()?; // resubscribing works
     items.remove(&0)?;

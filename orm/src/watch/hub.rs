@@ -91,6 +91,12 @@ struct Sub {
     queue: Arc<Queue>,
 }
 
+impl Subs {
+    fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.ranges.is_empty() && self.by_value.is_empty()
+    }
+}
+
 #[derive(Default)]
 struct Subs {
     all: Vec<Sub>,
@@ -188,19 +194,22 @@ impl Hub {
     }
 
     pub(crate) fn unsubscribe(&self, id: u64) {
+        self.remove_where(|s| s.id == id);
+    }
+
+    fn remove_where(&self, gone: impl Fn(&Sub) -> bool) {
         let mut subs = self.subs.write().unwrap_or_else(PoisonError::into_inner);
-        subs.all.retain(|s| s.id != id);
-        subs.ranges.retain(|s| s.id != id);
+        subs.all.retain(|s| !gone(s));
+        subs.ranges.retain(|s| !gone(s));
         subs.by_value.retain(|_, values| {
             values.retain(|_, list| {
-                list.retain(|s| s.id != id);
+                list.retain(|s| !gone(s));
                 !list.is_empty()
             });
             !values.is_empty()
         });
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let any = !subs.all.is_empty() || !subs.ranges.is_empty() || !subs.by_value.is_empty();
-        self.active.store(any, Ordering::Release);
+        self.active.store(!subs.is_empty(), Ordering::Release);
     }
 
     /// Ends every subscription (the database is closing).
@@ -274,8 +283,17 @@ impl Hub {
             let subs = self.subs.read().unwrap_or_else(PoisonError::into_inner);
             Self::sort_out(&subs, &routed.changes)
         };
+        let mut lagged = Vec::new();
         for (queue, changes) in deliveries {
-            queue.push(RawBatch { seq, changes });
+            if queue.push(RawBatch { seq, changes }) {
+                lagged.push(queue);
+            }
+        }
+        // A lagged subscription's stream has ended: stop routing to it, so that
+        // writers stop paying for it (and stop recording changes once no live
+        // subscription is left).
+        if !lagged.is_empty() {
+            self.remove_where(|s| lagged.iter().any(|q| Arc::ptr_eq(q, &s.queue)));
         }
     }
 }

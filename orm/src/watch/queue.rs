@@ -66,18 +66,22 @@ impl Queue {
     }
 
     /// Called by writers (under the commit): never waits for the consumer.
-    pub(crate) fn push(&self, batch: RawBatch) {
+    /// Returns true when this push made the queue lag: its stream has ended,
+    /// and the hub stops dispatching to it.
+    pub(crate) fn push(&self, batch: RawBatch) -> bool {
         if self.lagging.load(Ordering::Acquire) {
             self.late.fetch_add(1, Ordering::Relaxed);
-            return;
+            return false;
         }
         let mut s = self.lock();
         if s.closed {
-            return;
+            return false;
         }
+        let mut lagged = false;
         if s.missed > 0 || s.batches.len() >= self.capacity {
             s.missed += 1;
             self.lagging.store(true, Ordering::Release);
+            lagged = true;
         } else {
             s.batches.push_back(batch);
         }
@@ -90,6 +94,7 @@ impl Queue {
         if let Some(w) = waker {
             w.wake();
         }
+        lagged
     }
 
     pub(crate) fn close(&self) {
