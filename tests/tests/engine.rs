@@ -4,8 +4,8 @@
 //! - `crash`: T5, a child process killed with SIGKILL at random moments.
 //! - `crash_txn`: T5 for transactions: concurrent durable transfers killed
 //!   with SIGKILL; no torn transaction, no lost acknowledged commit.
-//! - `concurrency`: threads racing on shared keys, CAS counters, iterators
-//!   during splits and merges.
+//! - `concurrency`: threads racing on shared keys, CAS counters, ids, trees.
+//! - `iterators`: iterators from several threads during splits and merges.
 //! - `api`: edge cases of the public API: limits, foreign directories, locking,
 //!   dropped trees, export/import, subscriptions, torn and corrupt logs.
 //! - `subscribers`: `watch_prefix` streams, subscriber futures, `flush_async`.
@@ -36,6 +36,8 @@ mod crash_txn;
 mod io_errors;
 #[path = "engine/isolation.rs"]
 mod isolation;
+#[path = "engine/iterators.rs"]
+mod iterators;
 #[path = "engine/model.rs"]
 mod model;
 #[path = "engine/power_loss.rs"]
