@@ -22,6 +22,7 @@ use crate::subscriber::Subscribers;
 use crate::sync::{
     lock, read, write, Arc, AtomicBool, AtomicU64, Mutex, Ordering, RwLock, RwLockWriteGuard, Weak,
 };
+use crate::tree::below;
 use crate::versions::Stamp;
 use crate::{Error, IVec, MergeOperator, Result};
 
@@ -40,15 +41,6 @@ fn bound_key(b: &Bound<IVec>) -> &[u8] {
     }
 }
 
-/// Whether no key at or above `key` is inside the upper bound `hi`.
-fn past_end(key: &[u8], hi: &Bound<IVec>) -> bool {
-    match hi {
-        Bound::Included(h) => key > &**h,
-        Bound::Excluded(h) => key >= &**h,
-        Bound::Unbounded => false,
-    }
-}
-
 impl Span<'_> {
     /// The position of the leaf whose range holds `key` (which must be held).
     pub(crate) fn position(&self, key: &[u8]) -> usize {
@@ -62,7 +54,7 @@ impl Span<'_> {
         let first = self.position(bound_key(lo));
         let mut end = first + 1;
         while end < self.leaves.len()
-            && !past_end(&self.leaves[end].1.lo, hi)
+            && below(&self.leaves[end].1.lo, hi)
             && self.leaves[end - 1].1.hi.is_some()
         {
             end += 1;
@@ -119,7 +111,7 @@ impl Span<'_> {
             let mut i = self.position(bound_key(lo));
             loop {
                 match &self.leaves[i].1.hi {
-                    Some(next) if !past_end(next, hi) => {
+                    Some(next) if below(next, hi) => {
                         if i + 1 >= self.leaves.len() || self.leaves[i + 1].1.lo != *next {
                             return false;
                         }
@@ -259,18 +251,19 @@ impl TreeCore {
             }
             let mut his = Vec::new();
             for (lo, hi) in ranges {
-                let mut leaf = self.index.leaf_for(bound_key(lo), guard);
+                let first = self.index.leaf_for(bound_key(lo), guard);
+                found.push((bound_key(lo), first));
+                let mut leaf = first;
                 loop {
                     let next = read(&leaf.state).hi.clone();
                     match next {
-                        Some(next) if !past_end(&next, hi) => {
+                        Some(next) if below(&next, hi) => {
                             leaf = self.index.leaf_for(&next, guard);
                             his.push((next, leaf));
                         }
                         _ => break,
                     }
                 }
-                found.push((bound_key(lo), self.index.leaf_for(bound_key(lo), guard)));
             }
             found.extend(his.iter().map(|(k, l)| (&**k, *l)));
             found.sort_by(|a, b| a.0.cmp(b.0));

@@ -18,6 +18,7 @@ use crate::index::Index;
 use crate::leaf::{Leaf, LeafState};
 use crate::snapshot::{frozen_leaf_before, frozen_leaf_for, FrozenLeaves, ReadPoint};
 use crate::sync::{read, Arc};
+use crate::tree::{above, below};
 use crate::{Error, IVec, Result, Tree};
 
 /// An iterator over `(key, value)` pairs of a [`Tree`], from `iter`, `range` or
@@ -80,22 +81,6 @@ impl<'a> Source<'a> {
 
 const FIRST_BATCH: usize = 16;
 const MAX_BATCH: usize = 1024;
-
-fn above(key: &[u8], lower: &Bound<IVec>) -> bool {
-    match lower {
-        Bound::Included(b) => key >= &**b,
-        Bound::Excluded(b) => key > &**b,
-        Bound::Unbounded => true,
-    }
-}
-
-fn below(key: &[u8], upper: &Bound<IVec>) -> bool {
-    match upper {
-        Bound::Included(b) => key <= &**b,
-        Bound::Excluded(b) => key < &**b,
-        Bound::Unbounded => true,
-    }
-}
 
 /// Buffers up to a batch of `state`'s current entries after `front`.
 fn copy_front(

@@ -82,10 +82,6 @@ struct Queue {
 }
 
 impl Queue {
-    fn push(&self, event: Event) {
-        self.push_all(std::iter::once(event));
-    }
-
     fn push_all(&self, events: impl Iterator<Item = Event>) {
         let mut s = lock(&self.state);
         let before = s.events.len();
@@ -161,6 +157,9 @@ impl Subscribers {
             return;
         }
         for (_, prefix, queue) in read(&self.list).iter() {
+            if !writes.clone().any(|(k, _)| k.starts_with(prefix)) {
+                continue;
+            }
             let events =
                 writes
                     .clone()
@@ -176,22 +175,9 @@ impl Subscribers {
         }
     }
 
+    /// Publishes one write.
     pub(crate) fn publish(&self, key: &IVec, value: Option<&IVec>) {
-        if !self.any() {
-            return;
-        }
-        for (_, prefix, queue) in read(&self.list).iter() {
-            if key.starts_with(prefix) {
-                let event = match value {
-                    Some(v) => Event::Insert {
-                        key: key.clone(),
-                        value: v.clone(),
-                    },
-                    None => Event::Remove { key: key.clone() },
-                };
-                queue.push(event);
-            }
-        }
+        self.publish_all(std::iter::once((key, value)));
     }
 
     pub(crate) fn subscribe(self: &Arc<Self>, prefix: IVec) -> Subscriber {

@@ -447,6 +447,24 @@ pub(crate) fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<IVe
     (conv(range.start_bound()), conv(range.end_bound()))
 }
 
+/// Whether `key` is at or above the lower bound `lower`.
+pub(crate) fn above(key: &[u8], lower: &Bound<IVec>) -> bool {
+    match lower {
+        Bound::Included(b) => key >= &**b,
+        Bound::Excluded(b) => key > &**b,
+        Bound::Unbounded => true,
+    }
+}
+
+/// Whether `key` is at or below the upper bound `upper`.
+pub(crate) fn below(key: &[u8], upper: &Bound<IVec>) -> bool {
+    match upper {
+        Bound::Included(b) => key <= &**b,
+        Bound::Excluded(b) => key < &**b,
+        Bound::Unbounded => true,
+    }
+}
+
 /// Whether no key lies between the bounds (`BTreeMap::range` panics on such).
 pub(crate) fn is_empty_range(lo: &Bound<IVec>, hi: &Bound<IVec>) -> bool {
     match (lo, hi) {

@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use crate::tree::below;
 use crate::IVec;
 
 /// What a writer learned when its change got an LSN.
@@ -36,20 +37,6 @@ pub(crate) struct Versions {
     map: BTreeMap<IVec, Vec<(u64, Option<IVec>)>>,
     /// No record has an LSN below this (a lower bound; 0 when unknown).
     min_lsn: u64,
-}
-
-fn in_bounds(key: &[u8], lo: &Bound<IVec>, hi: &Bound<IVec>) -> bool {
-    let above = match lo {
-        Bound::Included(b) => key >= &**b,
-        Bound::Excluded(b) => key > &**b,
-        Bound::Unbounded => true,
-    };
-    let below = match hi {
-        Bound::Included(b) => key <= &**b,
-        Bound::Excluded(b) => key < &**b,
-        Bound::Unbounded => true,
-    };
-    above && below
 }
 
 impl Versions {
@@ -114,16 +101,10 @@ impl Versions {
         lo: &'a Bound<IVec>,
         hi: &'a Bound<IVec>,
     ) -> impl Iterator<Item = &'a IVec> + 'a {
-        let start = match lo {
-            Bound::Included(b) => Bound::Included(b.clone()),
-            Bound::Excluded(b) => Bound::Excluded(b.clone()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
         self.map
-            .range((start, Bound::Unbounded))
+            .range::<IVec, _>((lo.as_ref(), Bound::Unbounded))
             .map(|(k, _)| k)
-            .take_while(move |k| in_bounds(k, &Bound::Unbounded, hi))
-            .filter(move |k| in_bounds(k, lo, hi))
+            .take_while(move |k| below(k, hi))
     }
 
     /// Moves the records of keys at or above `key` into a new set.

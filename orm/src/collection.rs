@@ -194,16 +194,11 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
 
     /// The number of records (counts them).
     pub fn len(&self) -> Result<usize> {
-        let entries = self
-            .access
-            .reader()
-            .scan(&self.meta.records, Bound::Unbounded, Bound::Unbounded);
-        let mut n = 0;
-        for e in entries {
-            e?;
-            n += 1;
-        }
-        Ok(n)
+        records::count(
+            self.access
+                .reader()
+                .scan(&self.meta.records, Bound::Unbounded, Bound::Unbounded),
+        )
     }
 
     /// Whether the collection has no records.
@@ -401,7 +396,7 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
             // Decoded twice rather than cloned: `Model` does not require `Clone`.
             let old = records::Stored {
                 record: records::decode::<T>(&pk, &bytes)?,
-                bytes: bytes.to_vec(),
+                bytes: bytes.clone(),
             };
             let mut new: T = records::decode(&pk, &bytes)?;
             (f.borrow_mut())(&mut new);

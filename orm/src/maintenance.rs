@@ -167,16 +167,11 @@ impl<S: Store> Db<S> {
     }
 
     pub(crate) fn count_records(&self, meta: &Meta<S::Space>) -> Result<u64> {
-        let mut n = 0;
-        for entry in self
+        let entries = self
             .store()
             .snapshot()
-            .scan(&meta.records, Bound::Unbounded, Bound::Unbounded)
-        {
-            entry?;
-            n += 1;
-        }
-        Ok(n)
+            .scan(&meta.records, Bound::Unbounded, Bound::Unbounded);
+        Ok(records::count(entries)? as u64)
     }
 
     pub(crate) fn stored_schema<T: Model>(&self) -> Result<Option<Schema>> {

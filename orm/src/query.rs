@@ -178,12 +178,7 @@ impl<'c, T: Model, K: Key, Kind: IndexKind, S: Store, A: Access<S>> IndexView<'c
 
     /// How many index entries have values in `range` (reads no record).
     pub fn count<Q: KeyRef<K> + ?Sized, R: RangeBounds<Q>>(&self, range: R) -> Result<usize> {
-        let mut n = 0;
-        for key in self.range(range)?.keys() {
-            key?;
-            n += 1;
-        }
-        Ok(n)
+        records::count(self.range(range)?.entries)
     }
 }
 

@@ -17,7 +17,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::model::Model;
-use crate::store::{Read, Write};
+use crate::store::{Bytes, Read, Write};
 use crate::watch::hub::{ChangeBuf, Hub, RawChange};
 use crate::{codec, Error, Result};
 
@@ -86,7 +86,7 @@ pub(crate) fn get_stored<M: Model, R: Read>(
     match r.get(&meta.records, key)? {
         Some(bytes) => Ok(Some(Stored {
             record: decode(key, &bytes)?,
-            bytes: bytes.to_vec(),
+            bytes,
         })),
         None => Ok(None),
     }
@@ -96,7 +96,7 @@ pub(crate) fn get_stored<M: Model, R: Read>(
 /// them instead of encoding the record again).
 pub(crate) struct Stored<M> {
     pub record: M,
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
 }
 
 /// The entry key of index key `ik` for the record `pk`.
@@ -153,7 +153,7 @@ pub(crate) fn write<M: Model, W: Write>(
             &meta.hub,
             RawChange {
                 pk: pk.to_vec(),
-                old: old_bytes.cloned(),
+                old: old_bytes.map(|b| b.to_vec()),
                 new: encoded.clone(),
                 index_keys,
             },
@@ -163,6 +163,11 @@ pub(crate) fn write<M: Model, W: Write>(
         Some(bytes) => w.put(&meta.records, pk, bytes),
         None => w.delete(&meta.records, pk),
     }
+}
+
+/// How many items a fallible stream yields; the first error stops it.
+pub(crate) fn count<T>(mut items: impl Iterator<Item = Result<T>>) -> Result<usize> {
+    items.try_fold(0, |n, item| item.map(|_| n + 1))
 }
 
 /// The smallest key above every key starting with `prefix` (`None` if none).

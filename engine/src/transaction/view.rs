@@ -29,7 +29,8 @@ pub(crate) struct TxState {
     pub engine: Arc<Engine>,
     pub point: Arc<ReadPoint>,
     pub trees: RefCell<Vec<TreeTx>>,
-    /// The slots of the trees the transaction was opened over, in order.
+    /// The slots of the trees the transaction was opened over, in order (a
+    /// tree given twice shares its slot, so both views see the same writes).
     pub order: RefCell<Vec<usize>>,
     pub durable: Cell<bool>,
     /// Run with the commit's LSN as it commits (see `Transaction::on_commit`).
@@ -92,19 +93,15 @@ impl Transaction {
     pub(crate) fn view(&self, i: usize) -> TransactionalTree {
         TransactionalTree {
             state: self.state.clone(),
-            slot: self.slots_in_order()[i],
+            slot: self.state.order.borrow()[i],
         }
     }
 
     /// Views of every tree this transaction was opened over, in order.
     pub(crate) fn views(&self) -> Vec<TransactionalTree> {
-        (0..self.slots_in_order().len()).map(|i| self.view(i)).collect()
-    }
-
-    /// The slot of each tree in the order trees were added; a tree added twice
-    /// shares its slot, so both views see the same writes.
-    fn slots_in_order(&self) -> Vec<usize> {
-        self.state.order.borrow().clone()
+        (0..self.state.order.borrow().len())
+            .map(|i| self.view(i))
+            .collect()
     }
 
     /// The slot holding `tree`'s reads and writes, added if new.

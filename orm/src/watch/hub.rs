@@ -123,6 +123,17 @@ pub(crate) struct ChangeLog {
 
 pub(crate) const LAST_SEQ_KEY: [u8; 1] = [0];
 
+/// The last sequence number a change log holds (0 when empty).
+fn last_seq<R: Read>(r: &R, space: &R::Space) -> Result<u64> {
+    Ok(r.get(space, &LAST_SEQ_KEY)?
+        .map_or(0, |b| u64::from_be_bytes(b[..].try_into().unwrap_or([0; 8]))))
+}
+
+/// The sequence number of a change-log entry key.
+fn entry_seq(key: &[u8]) -> u64 {
+    u64::from_be_bytes(key[1..].try_into().unwrap_or([0; 8]))
+}
+
 pub(crate) fn log_entry_key(seq: u64) -> Vec<u8> {
     let mut k = vec![1];
     k.extend_from_slice(&seq.to_be_bytes());
@@ -336,11 +347,7 @@ impl ChangeBuf {
                     .space
                     .downcast_ref::<W::Space>()
                     .expect("a change log keyspace of this store");
-                let last = match w.get(space, &LAST_SEQ_KEY)? {
-                    Some(b) => u64::from_be_bytes(b[..].try_into().unwrap_or([0; 8])),
-                    None => 0,
-                };
-                let next = last + 1;
+                let next = last_seq(w, space)? + 1;
                 w.put(space, &log_entry_key(next), codec::encode(&*changes)?)?;
                 w.put(space, &LAST_SEQ_KEY, next.to_be_bytes().to_vec())?;
                 if next > log.keep {
@@ -377,28 +384,29 @@ pub(crate) struct History {
 
 /// Reads the change log `space` after `since`, from a consistent view.
 pub(crate) fn read_history<R: Read>(r: &R, space: &R::Space, since: u64) -> Result<History> {
-    let last = match r.get(space, &LAST_SEQ_KEY)? {
-        Some(b) => u64::from_be_bytes(b[..].try_into().unwrap_or([0; 8])),
-        None => 0,
+    let last = last_seq(r, space)?;
+    // Entries are keyed by sequence number: the first is the oldest kept, and
+    // only those after `since` are read.
+    let oldest = match r.scan(space, Bound::Included(vec![1]), Bound::Unbounded).next() {
+        Some(entry) => entry_seq(&entry?.0),
+        None => last + 1,
     };
-    let mut oldest = last + 1;
     let mut batches = Vec::new();
-    let entries = r.scan(space, Bound::Included(vec![1]), Bound::Unbounded);
-    for entry in entries {
+    for entry in r.scan(
+        space,
+        Bound::Excluded(log_entry_key(since)),
+        Bound::Excluded(vec![2]),
+    ) {
         let (k, v) = entry?;
-        let seq = u64::from_be_bytes(k[1..].try_into().unwrap_or([0; 8]));
-        oldest = oldest.min(seq);
-        if seq > since {
-            let changes: Vec<RawChange> = codec::decode(&v).map_err(|e| crate::Error::Decode {
-                collection: "change log".into(),
-                key: k.to_vec(),
-                source: e,
-            })?;
-            batches.push(RawBatch {
-                seq,
-                changes: Arc::new(changes.into_iter().map(Arc::new).collect()),
-            });
-        }
+        let changes: Vec<RawChange> = codec::decode(&v).map_err(|e| crate::Error::Decode {
+            collection: "change log".into(),
+            key: k.to_vec(),
+            source: e,
+        })?;
+        batches.push(RawBatch {
+            seq: entry_seq(&k),
+            changes: Arc::new(changes.into_iter().map(Arc::new).collect()),
+        });
     }
     Ok(History {
         batches,
