@@ -175,7 +175,68 @@ impl Shared {
     }
 }
 
+/// A leaf as a checkpoint captured it.
+pub(crate) enum Captured {
+    /// Changed since its last page: the entries to write.
+    Dirty {
+        hi: Option<IVec>,
+        entries: Vec<(IVec, IVec)>,
+    },
+    /// Its page in the page table is current.
+    Clean,
+}
+
 impl TreeCore {
+    /// A tree over `leaves` (in key order, the first starting at the empty
+    /// key), as recovery rebuilds it from a checkpoint.
+    pub(crate) fn from_leaves(
+        id: TreeId,
+        name: IVec,
+        leaves: Vec<(IVec, Arc<Leaf>)>,
+        leaf_max: usize,
+        shared: Arc<Shared>,
+    ) -> TreeCore {
+        TreeCore {
+            id,
+            name,
+            index: Index::from_leaves(leaves),
+            dropped: AtomicBool::new(false),
+            merge_operator: RwLock::new(None),
+            subscribers: Arc::new(Subscribers::default()),
+            leaf_max,
+            shared,
+        }
+    }
+
+    /// Every leaf's id and low key, in key order, with a copy of each dirty
+    /// leaf, which is marked clean. `None` if the tree was dropped. The
+    /// structure lock keeps the set of leaves fixed meanwhile, so every key is
+    /// in exactly one captured leaf; each leaf's copy reflects a moment after
+    /// the call began.
+    pub(crate) fn capture(&self) -> Option<Vec<(u64, IVec, Captured)>> {
+        let _s = self.index.lock_structure();
+        if self.dropped.load(Ordering::Acquire) {
+            return None;
+        }
+        let guard = epoch::pin();
+        let leaves = self.index.leaves(&guard);
+        let mut out = Vec::with_capacity(leaves.len());
+        for leaf in leaves {
+            let mut state = write(&leaf.state);
+            let c = if state.dirty {
+                state.dirty = false;
+                Captured::Dirty {
+                    hi: state.hi.clone(),
+                    entries: state.entries.clone(),
+                }
+            } else {
+                Captured::Clean
+            };
+            out.push((leaf.id, state.lo.clone(), c));
+        }
+        Some(out)
+    }
+
     pub(crate) fn new(id: TreeId, name: IVec, leaf_max: usize, shared: Arc<Shared>) -> TreeCore {
         let first = Arc::new(Leaf::new(
             shared.leaf_ids.fetch_add(1, Ordering::Relaxed),

@@ -41,6 +41,8 @@ pub struct Config {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) leaf_max_bytes: usize,
     pub(crate) durable_transactions: bool,
+    pub(crate) checkpoint_every_ms: Option<u64>,
+    pub(crate) checkpoint_on_close: bool,
 }
 
 impl Default for Config {
@@ -58,6 +60,8 @@ impl Default for Config {
             storage: Arc::new(FileSystem),
             leaf_max_bytes: 8 * 1024,
             durable_transactions: false,
+            checkpoint_every_ms: Some(10_000),
+            checkpoint_on_close: true,
         }
     }
 }
@@ -110,7 +114,16 @@ impl Config {
         self
     }
 
-    /// Compress pages with zstd. Accepted now; takes effect with the page store.
+    /// How often the background checkpointer writes a checkpoint if anything
+    /// changed (default 10 s); it also writes one whenever the log has grown
+    /// by 8 MiB or an eighth of the database. `None` leaves only the latter.
+    /// Not in sled.
+    pub fn checkpoint_every_ms(mut self, every: Option<u64>) -> Config {
+        self.checkpoint_every_ms = every;
+        self
+    }
+
+    /// Compress pages with zstd (the log is never compressed).
     pub fn use_compression(mut self, to: bool) -> Config {
         self.use_compression = to;
         self
@@ -122,7 +135,8 @@ impl Config {
         self
     }
 
-    /// Size at which a log file is sealed and the next one started (default 8 MiB).
+    /// Size of segment files, and of log files before the next one starts
+    /// (default 8 MiB).
     pub fn segment_size(mut self, to: usize) -> Config {
         self.segment_size = to.max(4096);
         self
@@ -146,6 +160,15 @@ impl Config {
     #[doc(hidden)]
     pub fn leaf_max_bytes(mut self, to: usize) -> Config {
         self.leaf_max_bytes = to.max(1);
+        self
+    }
+
+    /// Test knob: whether closing the database writes a checkpoint (default
+    /// true). Off, a closed database looks like a crashed one: tests of the
+    /// log's recovery use it. Not in sled.
+    #[doc(hidden)]
+    pub fn checkpoint_on_close(mut self, to: bool) -> Config {
+        self.checkpoint_on_close = to;
         self
     }
 

@@ -6,13 +6,15 @@
 //! <path>/LOCK        advisory lock: one open Db per directory at a time
 //! <path>/skiff.meta  marker and format version (see `meta`), written last at creation
 //! <path>/wal/        write-ahead log files (see `log` and `record`)
+//! <path>/pages/      segment files of leaf pages (see `page_store` and `page`)
+//! <path>/checkpoint  the page table and where log replay starts (see `checkpoint`)
 //! ```
 //!
 //! The engine state shared by every handle lives in `Engine`. Trees do not point
 //! back to it, so dropping the last `Db` or `Tree` handle really closes the
 //! database: the flusher stops, the log is flushed and the lock released.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -21,10 +23,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::btree::{Shared, TreeCore};
+use crate::checkpointer::{self, Checkpointer, Checkpoints};
 use crate::config::Config;
 use crate::io::{Storage, StorageFile};
 use crate::log::{Flusher, Log};
-use crate::record::{Op, OpRef, TreeId};
+use crate::page_store::PageStore;
+use crate::record::{OpRef, TreeId};
 use crate::sync::{lock, read, write, Arc, Mutex, RwLock};
 use crate::tree::check_key;
 use crate::{meta, recovery, Batch, Error, IVec, Result, Tree};
@@ -32,29 +36,49 @@ use crate::{meta, recovery, Batch, Error, IVec, Result, Tree};
 /// Name of the tree every `Db` derefs to.
 pub(crate) const DEFAULT_TREE: &[u8] = b"__skiff__default";
 const LOCK_FILE: &str = "LOCK";
-const WAL_DIR: &str = "wal";
+pub(crate) const WAL_DIR: &str = "wal";
 /// Ids reserved (and made durable) at a time by `generate_id`.
 const ID_BLOCK: u64 = 1_000_000;
 
-struct Catalog {
-    by_name: BTreeMap<IVec, Arc<TreeCore>>,
-    next_id: TreeId,
+/// The trees by name, and the id the next new tree gets.
+pub(crate) struct Catalog {
+    pub by_name: BTreeMap<IVec, Arc<TreeCore>>,
+    pub next_id: TreeId,
 }
 
-struct IdGen {
+impl Default for Catalog {
+    fn default() -> Catalog {
+        Catalog {
+            by_name: BTreeMap::new(),
+            next_id: 1,
+        }
+    }
+}
+
+pub(crate) struct IdGen {
     next: u64,
     reserved: u64,
+}
+
+impl IdGen {
+    /// Every id below this may have been handed out (a checkpoint records it).
+    pub(crate) fn reserved_upto(&self) -> u64 {
+        self.reserved.max(self.next)
+    }
 }
 
 pub(crate) struct Engine {
     pub(crate) path: PathBuf,
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) log: Arc<Log>,
-    catalog: RwLock<Catalog>,
-    ids: Mutex<IdGen>,
+    pub(crate) catalog: Arc<RwLock<Catalog>>,
+    ids: Arc<Mutex<IdGen>>,
     leaf_max: usize,
+    pub(crate) checkpoints: Arc<Checkpoints>,
+    checkpointer: Mutex<Option<Checkpointer>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) durable_transactions: bool,
+    checkpoint_on_close: bool,
     was_recovered: bool,
     temporary: bool,
     flusher: Mutex<Option<Flusher>>,
@@ -74,7 +98,7 @@ pub(crate) struct Engine {
 /// ```
 #[derive(Clone)]
 pub struct Db {
-    engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
     default: Tree,
 }
 
@@ -192,33 +216,41 @@ impl Db {
         }
         let leaf_max = config.leaf_max_bytes;
         let shared = Arc::new(Shared::new());
-        let default = Arc::new(TreeCore::new(
-            0,
-            IVec::from(DEFAULT_TREE),
-            leaf_max,
-            shared.clone(),
-        ));
-        let mut catalog = Catalog {
-            by_name: BTreeMap::new(),
-            next_id: 1,
-        };
-        catalog.by_name.insert(default.name.clone(), default.clone());
-        let mut ids = IdGen { next: 0, reserved: 0 };
         let wal = dir.join(WAL_DIR);
-        let (tail, was_recovered) = match state {
-            DirState::Fresh => (create(&*storage, &dir, &wal)?, false),
-            DirState::Existing => {
-                let mut by_id: HashMap<TreeId, Arc<TreeCore>> = HashMap::new();
-                by_id.insert(0, default.clone());
-                let replayed = recovery::replay(&*storage, &wal, |rec| {
-                    for op in rec.ops {
-                        apply_replayed(op, &mut catalog, &mut by_id, &mut ids, leaf_max, &shared)?;
-                    }
-                    Ok(())
-                })?;
-                (replayed.tail, true)
+        let (recovered, was_recovered) = match state {
+            DirState::Fresh => {
+                let tail = create(&*storage, &dir, &wal)?;
+                let pages = PageStore::open(storage.clone(), &dir.join(crate::page_store::DIR), None)?;
+                let mut catalog = Catalog::default();
+                let default = Arc::new(TreeCore::new(
+                    0,
+                    IVec::from(DEFAULT_TREE),
+                    leaf_max,
+                    shared.clone(),
+                ));
+                catalog.by_name.insert(default.name.clone(), default);
+                let fresh = recovery::Recovered {
+                    catalog,
+                    ids_next: 0,
+                    tail,
+                    pages,
+                };
+                (fresh, false)
             }
+            DirState::Existing => (recovery::recover(&storage, &dir, &wal, leaf_max, &shared)?, true),
         };
+        let recovery::Recovered {
+            catalog,
+            ids_next,
+            tail,
+            pages,
+            ..
+        } = recovered;
+        let default = catalog
+            .by_name
+            .get(DEFAULT_TREE)
+            .cloned()
+            .ok_or_else(|| Error::ReportableBug("recovery lost the default tree".into()))?;
         let log = Arc::new(Log::open(
             storage.clone(),
             &wal,
@@ -228,18 +260,41 @@ impl Db {
         let flusher = config
             .flush_every_ms
             .map(|ms| Flusher::start(log.clone(), Duration::from_millis(ms.max(1))));
+        let catalog = Arc::new(RwLock::new(catalog));
+        let ids = Arc::new(Mutex::new(IdGen {
+            next: ids_next,
+            reserved: ids_next,
+        }));
+        let checkpoints = Arc::new(Checkpoints {
+            path: dir.clone(),
+            storage: storage.clone(),
+            log: log.clone(),
+            pages: Arc::new(pages),
+            catalog: catalog.clone(),
+            ids: ids.clone(),
+            shared: shared.clone(),
+            level: config.use_compression.then_some(config.compression_factor),
+            segment_size: config.segment_size as u64,
+            state: Mutex::new(checkpointer::State::default()),
+        });
+        let checkpointer = if config.temporary {
+            None
+        } else {
+            let every = config.checkpoint_every_ms.map(Duration::from_millis);
+            Some(Checkpointer::start(checkpoints.clone(), every)?)
+        };
         let engine = Arc::new(Engine {
             path: dir,
             storage,
             log,
-            catalog: RwLock::new(catalog),
-            ids: Mutex::new(IdGen {
-                next: ids.next,
-                reserved: ids.next,
-            }),
+            catalog,
+            ids,
             leaf_max,
+            checkpoints,
+            checkpointer: Mutex::new(checkpointer),
             shared,
             durable_transactions: config.durable_transactions,
+            checkpoint_on_close: config.checkpoint_on_close && !config.temporary,
             was_recovered,
             temporary: config.temporary,
             flusher: Mutex::new(flusher),
@@ -342,6 +397,24 @@ impl Db {
         crate::Snapshot::new(self.engine.clone())
     }
 
+    /// Writes a checkpoint now: every changed leaf goes to the page store,
+    /// emptied segments are cleaned, and the log before it is removed. The
+    /// background checkpointer does this on its own when enough log has
+    /// accumulated (and every `Config::checkpoint_every_ms`); call it to
+    /// make the next open replay nothing, or to give space back at once.
+    /// Not in sled.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = skiff_engine::open(dir.path().join("db"))?;
+    /// db.insert(b"k", b"v")?;
+    /// db.checkpoint()?;
+    /// # Ok::<(), skiff_engine::Error>(())
+    /// ```
+    pub fn checkpoint(&self) -> Result<()> {
+        self.engine.checkpoints.run()
+    }
+
     /// Whether this open found an existing database (and replayed its log).
     pub fn was_recovered(&self) -> bool {
         self.engine.was_recovered
@@ -355,7 +428,7 @@ impl Db {
                 .map_err(|e| Error::io("list directory", dir, e))?
             {
                 let p = dir.join(&name);
-                if name == WAL_DIR {
+                if name == WAL_DIR || name == crate::page_store::DIR {
                     walk(storage, &p, total)?;
                 } else {
                     let f = storage.open(&p, false).map_err(|e| Error::io("open", &p, e))?;
@@ -483,44 +556,6 @@ impl Iterator for Export {
     }
 }
 
-fn apply_replayed(
-    op: Op,
-    catalog: &mut Catalog,
-    by_id: &mut HashMap<TreeId, Arc<TreeCore>>,
-    ids: &mut IdGen,
-    leaf_max: usize,
-    shared: &Arc<Shared>,
-) -> Result<()> {
-    let tree = |by_id: &HashMap<TreeId, Arc<TreeCore>>, id: TreeId| {
-        by_id
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| Error::ReportableBug(format!("log refers to unknown tree id {id}")))
-    };
-    match op {
-        Op::Insert { tree: id, key, value } => tree(by_id, id)?.apply_unlogged(&key, Some(&value))?,
-        Op::Remove { tree: id, key } => tree(by_id, id)?.apply_unlogged(&key, None)?,
-        Op::CreateTree { tree: id, name } => {
-            let core = Arc::new(TreeCore::new(id, name.clone(), leaf_max, shared.clone()));
-            by_id.insert(id, core.clone());
-            catalog.by_name.insert(name, core);
-            catalog.next_id = catalog.next_id.max(id.saturating_add(1));
-        }
-        Op::DropTree { tree: id } => {
-            let core = tree(by_id, id)?;
-            by_id.remove(&id);
-            catalog.by_name.remove(&core.name);
-        }
-        Op::ClearTree { tree: id } => {
-            // No snapshot is open during recovery.
-            let stamp = crate::versions::Stamp { lsn: 0, oldest: None };
-            tree(by_id, id)?.reset(false, || Ok(stamp))?
-        }
-        Op::ReserveIds { upto } => ids.next = ids.next.max(upto),
-    }
-    Ok(())
-}
-
 impl Engine {
     pub(crate) fn generate_id(&self) -> Result<u64> {
         let mut ids = lock(&self.ids);
@@ -554,9 +589,14 @@ impl std::fmt::Debug for Db {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        drop(lock(&self.checkpointer).take());
         drop(lock(&self.flusher).take());
         // Best effort: a failure here is a lost buffered write, which C2 allows.
         let _ = self.log.flush();
+        if self.checkpoint_on_close && self.checkpoints.due(Some(Duration::ZERO)) {
+            // So that the next open replays nothing; a failure leaves the log.
+            let _ = self.checkpoints.run();
+        }
         for core in read(&self.catalog).by_name.values() {
             core.subscribers.close_all();
         }

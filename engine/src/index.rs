@@ -119,6 +119,35 @@ impl Index {
         }
     }
 
+    /// An index over `leaves` (non-empty, in key order, the first starting at
+    /// the empty key), built bottom-up with full nodes, as recovery needs.
+    pub(crate) fn from_leaves(leaves: Vec<(IVec, Arc<Leaf>)>) -> Index {
+        let mut level: Vec<(IVec, Node)> = leaves.into_iter().map(|(lo, l)| (lo, Node::Leaf(l))).collect();
+        loop {
+            let mut parents = Vec::with_capacity(level.len().div_ceil(FANOUT));
+            let mut rest = level.into_iter().peekable();
+            while rest.peek().is_some() {
+                let group: Vec<(IVec, Node)> = rest.by_ref().take(FANOUT).collect();
+                let low = group[0].0.clone();
+                parents.push((low, Inner::from_pairs(group)));
+            }
+            if parents.len() <= 1 {
+                let (_, mut root) = parents
+                    .pop()
+                    .unwrap_or_else(|| unreachable!("callers pass leaves"));
+                root.lows[0] = IVec::empty();
+                return Index {
+                    root: Atomic::new(root.sealed()),
+                    structure: Mutex::new(()),
+                };
+            }
+            level = parents
+                .into_iter()
+                .map(|(low, n)| (low, Node::Inner(Arc::new(n))))
+                .collect();
+        }
+    }
+
     #[inline]
     fn root<'g>(&self, guard: &'g Guard) -> &'g Inner {
         let shared = self.root.load(Ordering::Acquire, guard);
@@ -365,6 +394,32 @@ mod tests {
         }
         check(&index, &model);
         assert_eq!(index.depth(), 1);
+    }
+
+    #[test]
+    fn bulk_built_index_finds_every_leaf_and_takes_inserts() {
+        for n in [1u32, 2, 128, 129, 128 * 128 + 1] {
+            let leaves: Vec<(IVec, Arc<Leaf>)> = (0..n)
+                .map(|i| {
+                    let lo = if i == 0 { IVec::empty() } else { key(i * 10) };
+                    (lo.clone(), leaf(u64::from(i), lo))
+                })
+                .collect();
+            let index = Index::from_leaves(leaves);
+            {
+                let guard = epoch::pin();
+                for probe in (0..n * 10).step_by(7) {
+                    assert_eq!(index.leaf_for(&key(probe), &guard).id, u64::from(probe / 10));
+                }
+                assert_eq!(index.leaves(&guard).len(), n as usize);
+            }
+            let s = index.lock_structure();
+            index.insert_leaf(&s, key(n * 10 + 5), leaf(999_999, key(n * 10 + 5)));
+            drop(s);
+            let guard = epoch::pin();
+            assert_eq!(index.leaf_for(&key(n * 10 + 6), &guard).id, 999_999);
+            assert_eq!(index.leaf_for(&key(n * 10 - 1), &guard).id, u64::from(n - 1));
+        }
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub(crate) struct LeafState {
     unpacked: usize,
     /// Values superseded while snapshots were open (see `versions`).
     versions: Option<Box<Versions>>,
+    /// Changed since the page store last wrote it: the next checkpoint writes
+    /// it. A clean leaf's page in the page table holds exactly its entries.
+    pub dirty: bool,
 }
 
 /// A piece cut off a leaf by `LeafState::split`, to become a new leaf.
@@ -101,8 +104,19 @@ pub(crate) fn pack(entries: &mut [(IVec, IVec)]) {
 }
 
 impl Leaf {
+    /// A new leaf, dirty: no page holds it yet.
     pub(crate) fn new(id: u64, lo: IVec, hi: Option<IVec>, mut entries: Vec<(IVec, IVec)>) -> Leaf {
         pack(&mut entries);
+        Leaf::build(id, lo, hi, entries, true)
+    }
+
+    /// A leaf read from its page: clean, and already packed (its keys and
+    /// values are spans of the page's buffer).
+    pub(crate) fn loaded(id: u64, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>) -> Leaf {
+        Leaf::build(id, lo, hi, entries, false)
+    }
+
+    fn build(id: u64, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>, dirty: bool) -> Leaf {
         let bytes = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
         let prefixes = entries.iter().map(|(k, _)| IVec::prefix(k)).collect();
         Leaf {
@@ -116,6 +130,7 @@ impl Leaf {
                 bytes,
                 unpacked: 0,
                 versions: None,
+                dirty,
             }),
         }
     }
@@ -178,6 +193,7 @@ impl LeafState {
     }
 
     fn insert_entry(&mut self, key: IVec, value: IVec) -> Option<IVec> {
+        self.dirty = true;
         match self.search(&key) {
             Ok(i) => {
                 self.bytes = self.bytes + value.len() - self.entries[i].1.len();
@@ -198,6 +214,7 @@ impl LeafState {
     /// Removes `key`, returning its value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<IVec> {
         let i = self.search(key).ok()?;
+        self.dirty = true;
         self.prefixes.remove(i);
         let (k, v) = self.entries.remove(i);
         self.bytes -= entry_size(&k, &v);
@@ -330,6 +347,7 @@ impl LeafState {
         self.bytes += std::mem::take(&mut right.bytes);
         self.unpacked += std::mem::take(&mut right.unpacked);
         self.hi = right.hi.take();
+        self.dirty = true;
         right.retired = true;
         started
     }
@@ -380,6 +398,7 @@ impl LeafState {
             });
         }
         pieces.reverse();
+        self.dirty = true;
         pack(&mut self.entries);
         self.unpacked = 0;
         self.bytes = self.entries.iter().map(|(k, v)| entry_size(k, v)).sum();

@@ -22,6 +22,8 @@
 
 mod batch;
 mod btree;
+mod checkpoint;
+mod checkpointer;
 mod config;
 mod db;
 mod error;
@@ -33,9 +35,12 @@ mod ivec;
 mod leaf;
 mod log;
 mod meta;
+mod page;
+mod page_store;
 mod record;
 mod recovery;
 mod snapshot;
+mod stats;
 mod subscriber;
 mod sync;
 pub mod transaction;
@@ -49,6 +54,7 @@ pub use error::{Error, Result};
 pub use iter::Iter;
 pub use ivec::IVec;
 pub use snapshot::Snapshot;
+pub use stats::{Stats, Verification};
 pub use subscriber::{Event, Subscriber};
 pub use transaction::{
     abort, ConflictableTransactionError, ConflictableTransactionResult, Transaction, TransactionError,

@@ -81,6 +81,8 @@ pub(crate) struct Log {
     poisoned: AtomicBool,
     poison_cause: Mutex<Option<String>>,
     group: GroupCommit,
+    /// Bytes written to log files since opening (checkpoints are due by it).
+    pub bytes_written: AtomicU64,
 }
 
 impl Log {
@@ -116,6 +118,7 @@ impl Log {
             poisoned: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
             group: GroupCommit::default(),
+            bytes_written: AtomicU64::new(0),
         })
     }
 
@@ -138,7 +141,9 @@ impl Log {
         Ok(())
     }
 
-    fn poison(&self, err: &Error) {
+    /// Refuses every later write until the database is reopened (after a
+    /// failed write or fsync anywhere in the engine).
+    pub(crate) fn poison(&self, err: &Error) {
         let mut cause = lock(&self.poison_cause);
         if cause.is_none() {
             *cause = Some(err.to_string());
@@ -237,6 +242,9 @@ impl Log {
     /// Makes every record with an LSN below `target` durable. Concurrent
     /// callers share fsyncs (see `group_commit`).
     pub(crate) fn sync_to(&self, target: u64) -> Result<usize> {
+        // Poisoned by a failed checkpoint, the log may have nothing left to
+        // sync; the caller must still learn that the engine is failing.
+        self.check_poison()?;
         self.group
             .sync(target, &self.durable_lsn, || self.write_out(Some(target)))
     }
@@ -252,6 +260,20 @@ impl Log {
         }
         self.check_poison()?;
         let io = &mut *io;
+        let written = self.write_pending(io)?;
+        if sync_target.is_some() && self.durable_lsn.load(Ordering::Acquire) < io.written_lsn {
+            io.file
+                .sync()
+                .map_err(|e| Error::io("fsync log", &io.path, e))
+                .inspect_err(|e| self.poison(e))?;
+            self.durable_lsn.store(io.written_lsn, Ordering::Release);
+        }
+        Ok(written)
+    }
+
+    /// Moves the buffer into the file (rolling to a new file when this one is
+    /// full). Returns the bytes written.
+    fn write_pending(&self, io: &mut Io) -> Result<usize> {
         let end_lsn = {
             let mut p = lock(&self.pending);
             self.write_due.store(false, Ordering::Relaxed);
@@ -269,15 +291,54 @@ impl Log {
                 .inspect_err(|e| self.poison(e))?;
             io.len += written as u64;
             io.written_lsn = end_lsn;
-        }
-        if sync_target.is_some() && self.durable_lsn.load(Ordering::Acquire) < io.written_lsn {
-            io.file
-                .sync()
-                .map_err(|e| Error::io("fsync log", &io.path, e))
-                .inspect_err(|e| self.poison(e))?;
-            self.durable_lsn.store(io.written_lsn, Ordering::Release);
+            self.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
         }
         Ok(written)
+    }
+
+    /// Starts a new log file for a checkpoint: everything appended so far goes
+    /// to the older files (synced), everything later to the new one. Returns
+    /// the new file's sequence number and the LSN of its first record.
+    pub(crate) fn start_file(&self) -> Result<(u64, u64)> {
+        let mut io = lock(&self.io);
+        self.check_poison()?;
+        let io = &mut *io;
+        self.write_pending(io)?;
+        self.roll(io).inspect_err(|e| self.poison(e))?;
+        Ok((io.seq, io.written_lsn))
+    }
+
+    /// Removes the log files before `seq`, which a durable checkpoint made
+    /// unnecessary.
+    pub(crate) fn remove_files_before(&self, seq: u64) -> Result<()> {
+        remove_files_before(&*self.storage, &self.dir, seq)
+    }
+
+    /// The current file's sequence number and how much of it is written:
+    /// readers may check everything before that point.
+    pub(crate) fn written_end(&self) -> (u64, u64) {
+        let io = lock(&self.io);
+        (io.seq, io.len)
+    }
+
+    /// Bytes in log files.
+    pub(crate) fn disk_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for name in self
+            .storage
+            .list_dir(&self.dir)
+            .map_err(|e| Error::io("list log directory", &self.dir, e))?
+        {
+            if parse_file_name(&name).is_some() {
+                let path = self.dir.join(&name);
+                let file = self
+                    .storage
+                    .open(&path, false)
+                    .map_err(|e| Error::io("open log file", &path, e))?;
+                total += file.len().map_err(|e| Error::io("stat log file", &path, e))?;
+            }
+        }
+        Ok(total)
     }
 
     /// Seals the current file (fsync) and starts the next one.
@@ -307,6 +368,29 @@ fn create_file(storage: &dyn Storage, dir: &Path, seq: u64) -> Result<(Box<dyn S
         .sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir, e))?;
     Ok((file, path))
+}
+
+/// Removes the log files in `dir` numbered below `seq`.
+pub(crate) fn remove_files_before(storage: &dyn Storage, dir: &Path, seq: u64) -> Result<()> {
+    let mut removed = false;
+    for name in storage
+        .list_dir(dir)
+        .map_err(|e| Error::io("list log directory", dir, e))?
+    {
+        if parse_file_name(&name).is_some_and(|s| s < seq) {
+            let path = dir.join(&name);
+            storage
+                .remove_file(&path)
+                .map_err(|e| Error::io("remove old log file", &path, e))?;
+            removed = true;
+        }
+    }
+    if removed {
+        storage
+            .sync_dir(dir)
+            .map_err(|e| Error::io("fsync log directory", dir, e))?;
+    }
+    Ok(())
 }
 
 /// The background flusher: fsyncs the log every `every` until stopped.

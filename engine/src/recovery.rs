@@ -1,4 +1,12 @@
-//! Recovery: replaying the write-ahead log into the in-memory trees.
+//! Recovery: the newest checkpoint, then the write-ahead log after it.
+//!
+//! The checkpoint (if any) names every tree and every leaf's page; the trees are
+//! rebuilt from those pages, and the log is replayed from the first record the
+//! checkpoint does not cover. Pages may already reflect some records after that
+//! point (a checkpoint copies leaves while writers go on), which is harmless:
+//! every logged op is a blind write of one key, or a clear, so replaying it
+//! again gives the same final state. Log files before the checkpoint's are
+//! leftovers of a checkpoint that crashed before removing them.
 //!
 //! Files are read in sequence order and records in LSN order; each record is
 //! handed to the caller whole, so a batch or transaction is applied completely or
@@ -13,33 +21,250 @@
 //! - otherwise the damage lies after the last sync: a torn tail, cut off (the
 //!   file is truncated and fsynced) so appending resumes at the last good record.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::btree::{Shared, TreeCore};
+use crate::checkpoint::{self, Checkpoint, CheckpointError, TreeEntry};
+use crate::db::{Catalog, DEFAULT_TREE};
 use crate::io::Storage;
+use crate::leaf::Leaf;
 use crate::log::{self, Tail};
-use crate::record::{self, HeaderError, Record};
-use crate::{Error, Result};
+use crate::page_store::PageStore;
+use crate::record::{self, HeaderError, Op, Record, TreeId};
+use crate::sync::{Arc, Ordering};
+use crate::{Error, IVec, Result};
+
+/// What recovery rebuilt.
+pub(crate) struct Recovered {
+    pub catalog: Catalog,
+    /// `generate_id` continues from here.
+    pub ids_next: u64,
+    pub tail: Tail,
+    pub pages: PageStore,
+}
+
+/// Recovers the database in `dir`: its checkpoint, pages and log.
+pub(crate) fn recover(
+    storage: &Arc<dyn Storage>,
+    dir: &Path,
+    wal: &Path,
+    leaf_max: usize,
+    shared: &Arc<Shared>,
+) -> Result<Recovered> {
+    let ckpt = read_checkpoint(&**storage, dir)?;
+    let pages = PageStore::open(storage.clone(), &dir.join(crate::page_store::DIR), ckpt.as_ref())?;
+    let mut catalog = Catalog::default();
+    let mut by_id: HashMap<TreeId, Arc<TreeCore>> = HashMap::new();
+    let mut ids_next = 0;
+    let mut from = None;
+    if let Some(c) = &ckpt {
+        for entry in &c.trees {
+            let core = Arc::new(load_tree(&pages, entry, leaf_max, shared)?);
+            by_id.insert(entry.id, core.clone());
+            catalog.by_name.insert(entry.name.clone(), core);
+        }
+        shared.leaf_ids.fetch_max(c.next_leaf, Ordering::Relaxed);
+        catalog.next_id = c.next_tree.max(1);
+        ids_next = c.ids_reserved;
+        from = Some((c.log_seq, c.start_lsn));
+    }
+    if !catalog.by_name.contains_key(DEFAULT_TREE) {
+        let core = Arc::new(TreeCore::new(
+            0,
+            IVec::from(DEFAULT_TREE),
+            leaf_max,
+            shared.clone(),
+        ));
+        by_id.insert(0, core.clone());
+        catalog.by_name.insert(core.name.clone(), core);
+    }
+    // Trees below this id that the log mentions but the checkpoint lacks were
+    // dropped before the checkpoint captured the catalog.
+    let known_before = ckpt.as_ref().map_or(0, |c| c.next_tree);
+    let mut replayer = Replayer {
+        catalog: &mut catalog,
+        by_id: &mut by_id,
+        ids_next: &mut ids_next,
+        leaf_max,
+        shared,
+        known_before,
+    };
+    let replayed = replay(&**storage, wal, from, |rec| {
+        for op in rec.ops {
+            replayer.apply(op)?;
+        }
+        Ok(())
+    })?;
+    if let Some((seq, _)) = from {
+        log::remove_files_before(&**storage, wal, seq)?;
+    }
+    Ok(Recovered {
+        catalog,
+        ids_next,
+        tail: replayed.tail,
+        pages,
+    })
+}
+
+fn read_checkpoint(storage: &dyn Storage, dir: &Path) -> Result<Option<Checkpoint>> {
+    let tmp = dir.join(checkpoint::TEMP_NAME);
+    if storage.exists(&tmp).map_err(|e| Error::io("check", &tmp, e))? {
+        storage
+            .remove_file(&tmp)
+            .map_err(|e| Error::io("remove unfinished checkpoint", &tmp, e))?;
+    }
+    let path = dir.join(checkpoint::FILE_NAME);
+    if !storage.exists(&path).map_err(|e| Error::io("check", &path, e))? {
+        return Ok(None);
+    }
+    let bytes = read_file(storage, &path)?;
+    match Checkpoint::decode(&bytes) {
+        Ok(c) => Ok(Some(c)),
+        Err(CheckpointError::Damaged(at, what)) => Err(Error::corruption(path, at, what)),
+        Err(CheckpointError::Version(found)) => Err(Error::UnsupportedFormat {
+            path,
+            found,
+            supported: 1,
+        }),
+    }
+}
+
+/// Rebuilds one tree from its pages, checking that each page is the leaf the
+/// table says it is.
+fn load_tree(
+    pages: &PageStore,
+    entry: &TreeEntry,
+    leaf_max: usize,
+    shared: &Arc<Shared>,
+) -> Result<TreeCore> {
+    let mut leaves = Vec::with_capacity(entry.leaves.len());
+    for (i, leaf) in entry.leaves.iter().enumerate() {
+        let hi = entry.leaves.get(i + 1).map(|next| next.lo.clone());
+        let image = pages.read(leaf.id)?;
+        if image.tree != entry.id || image.lo != leaf.lo || image.hi != hi {
+            return Err(Error::corruption(
+                pages.segment_path(leaf.loc.segment),
+                leaf.loc.offset,
+                format!(
+                    "page of leaf {} does not match the checkpoint's tree {} and key range",
+                    leaf.id, entry.id
+                ),
+            ));
+        }
+        leaves.push((
+            leaf.lo.clone(),
+            Arc::new(Leaf::loaded(leaf.id, image.lo, hi, image.entries)),
+        ));
+    }
+    Ok(TreeCore::from_leaves(
+        entry.id,
+        entry.name.clone(),
+        leaves,
+        leaf_max,
+        shared.clone(),
+    ))
+}
+
+/// Applies replayed ops to the trees being rebuilt.
+struct Replayer<'a> {
+    catalog: &'a mut Catalog,
+    by_id: &'a mut HashMap<TreeId, Arc<TreeCore>>,
+    ids_next: &'a mut u64,
+    leaf_max: usize,
+    shared: &'a Arc<Shared>,
+    known_before: TreeId,
+}
+
+impl Replayer<'_> {
+    fn tree(&self, id: TreeId) -> Result<Option<Arc<TreeCore>>> {
+        match self.by_id.get(&id) {
+            Some(core) => Ok(Some(core.clone())),
+            None if id < self.known_before => Ok(None),
+            None => Err(Error::ReportableBug(format!(
+                "log refers to unknown tree id {id}"
+            ))),
+        }
+    }
+
+    fn apply(&mut self, op: Op) -> Result<()> {
+        match op {
+            Op::Insert { tree, key, value } => {
+                if let Some(t) = self.tree(tree)? {
+                    t.apply_unlogged(&key, Some(&value))?;
+                }
+            }
+            Op::Remove { tree, key } => {
+                if let Some(t) = self.tree(tree)? {
+                    t.apply_unlogged(&key, None)?;
+                }
+            }
+            Op::CreateTree { tree: id, name } => {
+                // A tree the checkpoint captured after this record starts over
+                // empty: every later write to it is replayed.
+                let core = Arc::new(TreeCore::new(
+                    id,
+                    name.clone(),
+                    self.leaf_max,
+                    self.shared.clone(),
+                ));
+                self.by_id.insert(id, core.clone());
+                self.catalog.by_name.insert(name, core);
+                self.catalog.next_id = self.catalog.next_id.max(id.saturating_add(1));
+            }
+            Op::DropTree { tree: id } => {
+                if let Some(core) = self.tree(id)? {
+                    self.by_id.remove(&id);
+                    self.catalog.by_name.remove(&core.name);
+                }
+            }
+            Op::ClearTree { tree } => {
+                if let Some(t) = self.tree(tree)? {
+                    // No snapshot is open during recovery.
+                    let stamp = crate::versions::Stamp { lsn: 0, oldest: None };
+                    t.reset(false, || Ok(stamp))?;
+                }
+            }
+            Op::ReserveIds { upto } => *self.ids_next = (*self.ids_next).max(upto),
+        }
+        Ok(())
+    }
+}
 
 /// What replay found.
 pub(crate) struct Replayed {
     pub tail: Tail,
 }
 
-/// Replays every log file in `dir` through `apply`, in LSN order.
+/// Replays the log files in `dir` through `apply`, in LSN order: all of
+/// them, or with `from = (seq, lsn)` those from file `seq` on, whose first
+/// record must have LSN `lsn`.
 pub(crate) fn replay(
     storage: &dyn Storage,
     dir: &Path,
+    from: Option<(u64, u64)>,
     mut apply: impl FnMut(Record) -> Result<()>,
 ) -> Result<Replayed> {
     let names = storage
         .list_dir(dir)
         .map_err(|e| Error::io("list log directory", dir, e))?;
-    let mut seqs: Vec<u64> = names.iter().filter_map(|n| log::parse_file_name(n)).collect();
+    let (first_seq, mut next_lsn) = from.unwrap_or((0, 1));
+    let mut seqs: Vec<u64> = names
+        .iter()
+        .filter_map(|n| log::parse_file_name(n))
+        .filter(|&s| s >= first_seq)
+        .collect();
     seqs.sort_unstable();
     if seqs.is_empty() {
         return Err(Error::corruption(dir, 0, "the log directory holds no log file"));
     }
-    let mut next_lsn = 1;
+    if from.is_some() && seqs[0] != first_seq {
+        return Err(Error::corruption(
+            dir.join(log::file_name(first_seq)),
+            0,
+            "the checkpoint's first log file is missing",
+        ));
+    }
     let mut tail_len = 0;
     for (i, &seq) in seqs.iter().enumerate() {
         let newest = i + 1 == seqs.len();
@@ -104,6 +329,48 @@ pub(crate) fn replay(
             next_lsn,
         },
     })
+}
+
+/// Checks every record of the log files in `dir` up to `end` (the writer's
+/// current file and length: bytes beyond may be half written), calling
+/// `found` with each damaged record. Returns how many records were checked.
+pub(crate) fn verify_log(
+    storage: &dyn Storage,
+    dir: &Path,
+    end: (u64, u64),
+    found: &mut dyn FnMut(Error),
+    progress: &mut dyn FnMut(),
+) -> Result<u64> {
+    let names = storage
+        .list_dir(dir)
+        .map_err(|e| Error::io("list log directory", dir, e))?;
+    let mut seqs: Vec<u64> = names.iter().filter_map(|n| log::parse_file_name(n)).collect();
+    seqs.sort_unstable();
+    let mut checked = 0;
+    for seq in seqs.into_iter().filter(|&s| s <= end.0) {
+        let path = dir.join(log::file_name(seq));
+        let mut data = read_file(storage, &path)?;
+        if seq == end.0 {
+            data.truncate(usize::try_from(end.1).unwrap_or(usize::MAX));
+        }
+        if let Err(e) = record::decode_file_header(&data) {
+            found(Error::corruption(&path, 0, format!("bad log file header: {e:?}")));
+            continue;
+        }
+        let mut pos = record::FILE_HEADER_LEN;
+        while pos < data.len() {
+            checked += 1;
+            progress();
+            match record::decode(&data[pos..]) {
+                Ok((_, len)) => pos += len,
+                Err(e) => {
+                    found(Error::corruption(&path, pos as u64, e.to_string()));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(checked)
 }
 
 fn read_file(storage: &dyn Storage, path: &PathBuf) -> Result<Vec<u8>> {

@@ -24,6 +24,8 @@
 
 #[path = "engine/api.rs"]
 mod api;
+#[path = "engine/checkpoints.rs"]
+mod checkpoints;
 #[path = "engine/concurrency.rs"]
 mod concurrency;
 #[path = "engine/corruption.rs"]

@@ -12,7 +12,10 @@ use crate::api::{file_len, log_files, open};
 /// Writes `n` keys with a flush after each, so that every record but the last
 /// is proven synced by its successor. Returns the file length after each flush.
 fn write_flushed(path: &Path, n: u32, segment: Option<usize>) -> Vec<u64> {
-    let mut config = Config::new().path(path).flush_every_ms(None);
+    let mut config = Config::new()
+        .path(path)
+        .flush_every_ms(None)
+        .checkpoint_on_close(false);
     if let Some(s) = segment {
         config = config.segment_size(s);
     }
@@ -108,7 +111,7 @@ fn flipped_byte_in_the_middle_of_the_log_is_corruption() {
     let at = usize::try_from((ends[10] + ends[11]) / 2).expect("small");
     bytes[at] ^= 0x10;
     std::fs::write(&log, &bytes).expect("write");
-    match Config::new().path(&path).open() {
+    match Config::new().path(&path).checkpoint_on_close(false).open() {
         Err(e @ Error::Corruption { .. }) => {
             assert!(
                 e.to_string().contains(&log.display().to_string()),
@@ -155,7 +158,7 @@ fn damage_in_an_older_log_file_is_corruption() {
             bytes[mid] ^= 0x01;
         }
         std::fs::write(victim, &bytes).expect("write");
-        match Config::new().path(&path).open() {
+        match Config::new().path(&path).checkpoint_on_close(false).open() {
             Err(e @ Error::Corruption { .. }) => {
                 assert!(
                     e.to_string().contains(&victim.display().to_string()),
@@ -206,7 +209,12 @@ fn every_flipped_bit_is_detected() {
         let log = path.join("wal").join(&log_name);
         std::fs::write(&log, &bytes).expect("write");
         let in_last_record = at as u64 >= ends[23];
-        match Config::new().path(&path).flush_every_ms(None).open() {
+        match Config::new()
+            .path(&path)
+            .flush_every_ms(None)
+            .checkpoint_on_close(false)
+            .open()
+        {
             Err(Error::Corruption { file, .. }) => assert_eq!(file, log, "flip at {at}"),
             Ok(db) if in_last_record => assert_holds(&db, 24),
             Ok(_) => panic!("flip at byte {at} (SKIFF_SEED={seed}) went unnoticed"),

@@ -1,7 +1,8 @@
 //! T6: I/O errors injected at every mutating call of a workload.
 //!
 //! For every N, the Nth write, sync, rename, create or remove of a 50-commit
-//! workload fails — once, or from then on. The engine must return an error
+//! workload with flushes and checkpoints (tiny segments, so they roll and are
+//! cleaned) fails — once, or from then on. The engine must return an error
 //! (never panic), refuse every later write once a write or fsync failed (C5),
 //! and after a crash and reopen hold a prefix of the commits that includes every
 //! commit a returned `flush` covered (C1, C3).
@@ -76,6 +77,13 @@ fn run(fs: &SimFs, seed: u64) -> (Vec<Model>, usize) {
             match db.flush() {
                 Ok(_) if !failed => durable = states.len() - 1,
                 Ok(_) => panic!("seed {seed}: flush succeeded after an I/O failure"),
+                Err(_) => failed = true,
+            }
+        }
+        if rng.gen_bool(0.12) {
+            match db.checkpoint() {
+                Ok(()) if !failed => durable = states.len() - 1,
+                Ok(()) => panic!("seed {seed}: checkpoint succeeded after an I/O failure"),
                 Err(_) => failed = true,
             }
         }

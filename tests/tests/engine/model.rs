@@ -400,6 +400,13 @@ impl Harness {
             Op::Flush => {
                 eng(self.db().flush())?;
             }
+            Op::Checkpoint => {
+                eng(self.db().checkpoint())?;
+                let report = eng(self.db().verify())?;
+                if !report.is_ok() {
+                    return Err(format!("verify after a checkpoint found {:?}", report.problems));
+                }
+            }
             Op::Restart {
                 flush,
                 setup,
@@ -537,6 +544,7 @@ fn model_detects_divergence() {
         leaf_max: 64,
         flush_every_ms: None,
         segment_size: None,
+        checkpoint_on_close: true,
     })
     .expect("open");
     h.step(&Op::Insert {

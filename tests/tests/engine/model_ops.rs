@@ -187,6 +187,7 @@ pub(super) enum Op {
         t: usize,
     },
     Flush,
+    Checkpoint,
     Restart {
         flush: bool,
         setup: Setup,
@@ -203,6 +204,8 @@ pub(super) struct Setup {
     pub(super) leaf_max: usize,
     pub(super) flush_every_ms: Option<u64>,
     pub(super) segment_size: Option<usize>,
+    /// Whether closing writes a checkpoint (else reopening replays the log).
+    pub(super) checkpoint_on_close: bool,
 }
 
 impl Setup {
@@ -215,6 +218,7 @@ impl Setup {
                 _ => Some(rng.gen_range(1..20)),
             },
             segment_size: rng.gen_bool(0.5).then_some(4096),
+            checkpoint_on_close: rng.gen_bool(0.5),
         }
     }
 
@@ -222,7 +226,8 @@ impl Setup {
         let mut config = Config::new()
             .path(dir)
             .leaf_max_bytes(self.leaf_max)
-            .flush_every_ms(self.flush_every_ms);
+            .flush_every_ms(self.flush_every_ms)
+            .checkpoint_on_close(self.checkpoint_on_close);
         if let Some(s) = self.segment_size {
             config = config.segment_size(s);
         }
@@ -488,7 +493,8 @@ impl Gen {
             840..=869 => Op::Len { t },
             870..=894 => Op::FullScan { t },
             895..=899 => Op::Clear { t },
-            900..=934 => Op::Flush,
+            900..=919 => Op::Flush,
+            920..=934 => Op::Checkpoint,
             935..=964 => {
                 // Without a flush, only the clean drop can make the data durable:
                 // that is exercised with the background flusher off.

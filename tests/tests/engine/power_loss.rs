@@ -1,7 +1,8 @@
 //! T4: simulated power loss at every point of a workload.
 //!
 //! A deterministic single-threaded workload (inserts, removes, batches, tree
-//! creation, `generate_id`, flushes, small log files so they roll) runs on a
+//! creation, clears and drops, `generate_id`, flushes, checkpoints with tiny
+//! segments so they roll and get cleaned, small log files so they roll) runs on a
 //! recording [`SimFs`], which keeps a copy of the disk after every mutating call.
 //! Each copy is crashed several times — unsynced writes applied, dropped or torn
 //! into garbage-filled sectors, unsynced directory entries lost — and reopened.
@@ -42,7 +43,7 @@ fn config(fs: &SimFs) -> Config {
 fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
     let mut rng = skiff_tests::rng(seed);
     let db = config(fs).open().expect("open on an empty simulated disk");
-    let trees = [db.open_tree("a").unwrap(), db.open_tree("b").unwrap()];
+    let mut trees = [db.open_tree("a").unwrap(), db.open_tree("b").unwrap()];
     let names: [&[u8]; 2] = [b"a", b"b"];
     let mut model = Model::new();
     let mut trace = Trace {
@@ -57,14 +58,23 @@ fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
         trace.started_at.push(fs.calls());
         let t = rng.gen_range(0..2);
         let key = |rng: &mut rand::rngs::StdRng| format!("k{:02}", rng.gen_range(0..40)).into_bytes();
-        match rng.gen_range(0..10) {
-            0..=4 => {
+        match rng.gen_range(0..50) {
+            0 => {
+                trees[t].clear().unwrap();
+                model.retain(|(tree, _), _| tree != names[t]);
+            }
+            1 => {
+                db.drop_tree(names[t]).unwrap();
+                trees[t] = db.open_tree(names[t]).unwrap();
+                model.retain(|(tree, _), _| tree != names[t]);
+            }
+            2..=24 => {
                 let k = key(&mut rng);
                 let v = vec![rng.gen::<u8>(); rng.gen_range(0..60)];
                 trees[t].insert(&k, v.clone()).unwrap();
                 model.insert((names[t].to_vec(), k), v);
             }
-            5 | 6 => {
+            25..=34 => {
                 let k = key(&mut rng);
                 trees[t].remove(&k).unwrap();
                 model.remove(&(names[t].to_vec(), k));
@@ -97,6 +107,11 @@ fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
             db.flush().unwrap();
             trace.flushes.push((fs.calls(), trace.states.len() - 1));
         }
+        if rng.gen_bool(0.06) {
+            // A checkpoint makes everything before it durable, like a flush.
+            db.checkpoint().unwrap();
+            trace.flushes.push((fs.calls(), trace.states.len() - 1));
+        }
         if rng.gen_bool(0.05) {
             let id = db.generate_id().unwrap();
             trace.ids.push((fs.calls(), id));
@@ -104,6 +119,11 @@ fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
     }
     db.flush().unwrap();
     trace.flushes.push((fs.calls(), trace.states.len() - 1));
+    let files = fs.files();
+    assert!(
+        files.iter().any(|p| p.starts_with("/db/pages")) && files.iter().any(|p| p.ends_with("checkpoint")),
+        "the workload should leave checkpoints and segments to crash: {files:?}"
+    );
     trace
 }
 

@@ -1,0 +1,567 @@
+//! The page store: segment files full of pages, and the page table.
+//!
+//! Checkpoints append leaves as pages (see `page`) to new segment files in
+//! `pages/`; the page table maps a leaf id to where its newest page lies. The
+//! table in memory is the one the last checkpoint made durable — a page written
+//! by a checkpoint in progress is not referenced until that checkpoint's file is
+//! renamed into place and `install` runs.
+//!
+//! Segment file: a 16-byte header (`"SKIFFSEG"`, sequence number u64 LE), then
+//! pages back to back. Segments are never modified after the checkpoint that
+//! wrote them; they are removed whole once no table entry points into them.
+//!
+//! Live bytes are tracked per segment (the sum of the pages the table points
+//! at), which is what the cleaner (in `checkpointer`) reads to pick segments to
+//! empty.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::{Checkpoint, Loc};
+use crate::io::{Storage, StorageFile};
+use crate::page::{self, Image};
+use crate::sync::{read, write, Arc, AtomicU64, Ordering, RwLock};
+use crate::{Error, Result};
+
+/// The directory holding segments, inside the database directory.
+pub(crate) const DIR: &str = "pages";
+const MAGIC: &[u8; 8] = b"SKIFFSEG";
+const HEADER_LEN: usize = 16;
+/// Bytes before the first page of a segment.
+pub(crate) const SEGMENT_HEADER_LEN: u64 = HEADER_LEN as u64;
+/// Pages are gathered into writes of about this size.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Name of segment file `seq`.
+pub(crate) fn segment_name(seq: u64) -> String {
+    format!("{seq:020}.seg")
+}
+
+/// Parses a segment file name back into its sequence number.
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn segment_header(seq: u64) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..].copy_from_slice(&seq.to_le_bytes());
+    h
+}
+
+struct Segment {
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
+    size: u64,
+    live: u64,
+}
+
+struct Inner {
+    table: HashMap<u64, Loc>,
+    segments: BTreeMap<u64, Segment>,
+    next_segment: u64,
+}
+
+/// One segment's size and live bytes, for the cleaner and `stats`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegmentUse {
+    pub seq: u64,
+    pub size: u64,
+    pub live: u64,
+}
+
+pub(crate) struct PageStore {
+    storage: Arc<dyn Storage>,
+    dir: PathBuf,
+    inner: RwLock<Inner>,
+    /// Total bytes of pages ever written (for write amplification).
+    pub bytes_written: AtomicU64,
+    /// Pages read back (cache misses).
+    pub pages_read: AtomicU64,
+}
+
+impl PageStore {
+    /// Opens `dir` with the table of `checkpoint` (none for a new database).
+    /// Segment files the table does not reference are leftovers of a checkpoint
+    /// that did not finish, or of one that finished but crashed before removing
+    /// what it emptied: they are removed.
+    pub(crate) fn open(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<PageStore> {
+        storage
+            .create_dir_all(dir)
+            .map_err(|e| Error::io("create page directory", dir, e))?;
+        let mut table = HashMap::new();
+        let mut next_segment = 1;
+        if let Some(c) = checkpoint {
+            next_segment = c.next_segment.max(1);
+            for leaf in c.trees.iter().flat_map(|t| &t.leaves) {
+                table.insert(leaf.id, leaf.loc);
+            }
+        }
+        let wanted: BTreeSet<u64> = table.values().map(|l| l.segment).collect();
+        let mut segments = BTreeMap::new();
+        let mut removed = false;
+        for name in storage
+            .list_dir(dir)
+            .map_err(|e| Error::io("list page directory", dir, e))?
+        {
+            let Some(seq) = parse_segment_name(&name) else {
+                continue;
+            };
+            let path = dir.join(&name);
+            next_segment = next_segment.max(seq + 1);
+            if !wanted.contains(&seq) {
+                storage
+                    .remove_file(&path)
+                    .map_err(|e| Error::io("remove unreferenced segment", &path, e))?;
+                removed = true;
+                continue;
+            }
+            let file: Arc<dyn StorageFile> = Arc::from(
+                storage
+                    .open(&path, false)
+                    .map_err(|e| Error::io("open segment", &path, e))?,
+            );
+            let size = file.len().map_err(|e| Error::io("stat segment", &path, e))?;
+            segments.insert(
+                seq,
+                Segment {
+                    file,
+                    path,
+                    size,
+                    live: 0,
+                },
+            );
+        }
+        if removed {
+            storage
+                .sync_dir(dir)
+                .map_err(|e| Error::io("fsync page directory", dir, e))?;
+        }
+        for &seq in &wanted {
+            if !segments.contains_key(&seq) {
+                return Err(Error::corruption(
+                    dir.join(segment_name(seq)),
+                    0,
+                    "the checkpoint refers to this segment, which is missing",
+                ));
+            }
+        }
+        for loc in table.values() {
+            let seg = segments.get_mut(&loc.segment).expect("checked above");
+            if loc.offset < SEGMENT_HEADER_LEN || loc.offset + u64::from(loc.len) > seg.size {
+                return Err(Error::corruption(
+                    &seg.path,
+                    loc.offset,
+                    "the checkpoint points past the end of this segment",
+                ));
+            }
+            seg.live += u64::from(loc.len);
+        }
+        Ok(PageStore {
+            storage,
+            dir: dir.to_path_buf(),
+            inner: RwLock::new(Inner {
+                table,
+                segments,
+                next_segment,
+            }),
+            bytes_written: AtomicU64::new(0),
+            pages_read: AtomicU64::new(0),
+        })
+    }
+
+    /// The file of segment `seq`.
+    pub(crate) fn segment_path(&self, seq: u64) -> PathBuf {
+        self.dir.join(segment_name(seq))
+    }
+
+    /// Where leaf `id`'s page lies, if it has one.
+    pub(crate) fn loc(&self, id: u64) -> Option<Loc> {
+        read(&self.inner).table.get(&id).copied()
+    }
+
+    /// Reads leaf `id`'s page. Damage is `Error::Corruption` naming the
+    /// segment and offset.
+    pub(crate) fn read(&self, id: u64) -> Result<Image> {
+        let inner = read(&self.inner);
+        let Some(&loc) = inner.table.get(&id) else {
+            return Err(Error::ReportableBug(format!("leaf {id} has no page")));
+        };
+        let (bytes, path) = read_at(&inner, loc)?;
+        self.pages_read.fetch_add(1, Ordering::Relaxed);
+        let image = page::decode(&bytes).map_err(|e| Error::corruption(&path, loc.offset, e.to_string()))?;
+        if image.leaf != id {
+            return Err(Error::corruption(
+                path,
+                loc.offset,
+                format!("page of leaf {} where leaf {id} was expected", image.leaf),
+            ));
+        }
+        Ok(image)
+    }
+
+    /// The stored bytes of the page at `loc`, crc-checked, for copying.
+    pub(crate) fn read_raw(&self, loc: Loc) -> Result<Vec<u8>> {
+        let inner = read(&self.inner);
+        let (bytes, path) = read_at(&inner, loc)?;
+        page::check(&bytes).map_err(|e| Error::corruption(path, loc.offset, e.to_string()))?;
+        Ok(bytes)
+    }
+
+    /// Every segment's size and live bytes, oldest first.
+    pub(crate) fn usage(&self) -> Vec<SegmentUse> {
+        read(&self.inner)
+            .segments
+            .iter()
+            .map(|(&seq, s)| SegmentUse {
+                seq,
+                size: s.size,
+                live: s.live,
+            })
+            .collect()
+    }
+
+    /// The next segment number a writer will use.
+    pub(crate) fn next_segment(&self) -> u64 {
+        read(&self.inner).next_segment
+    }
+
+    /// Starts writing pages for a checkpoint into new segments of about
+    /// `segment_size` bytes.
+    pub(crate) fn writer(&self, segment_size: u64) -> Writer<'_> {
+        Writer {
+            store: self,
+            segment_size,
+            done: Vec::new(),
+            current: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Makes `table` the page table once the checkpoint that references it is
+    /// durable, adopts the segments `written`, and removes every segment no
+    /// entry points into any more.
+    pub(crate) fn install(&self, table: HashMap<u64, Loc>, written: Vec<Written>) -> Result<()> {
+        let mut inner = write(&self.inner);
+        for w in written {
+            inner.segments.insert(
+                w.seq,
+                Segment {
+                    file: w.file,
+                    path: w.path,
+                    size: w.size,
+                    live: 0,
+                },
+            );
+        }
+        for seg in inner.segments.values_mut() {
+            seg.live = 0;
+        }
+        for loc in table.values() {
+            if let Some(seg) = inner.segments.get_mut(&loc.segment) {
+                seg.live += u64::from(loc.len);
+            }
+        }
+        inner.table = table;
+        let dead: Vec<u64> = inner
+            .segments
+            .iter()
+            .filter(|(_, s)| s.live == 0)
+            .map(|(&seq, _)| seq)
+            .collect();
+        for seq in &dead {
+            if let Some(seg) = inner.segments.remove(seq) {
+                self.storage
+                    .remove_file(&seg.path)
+                    .map_err(|e| Error::io("remove emptied segment", &seg.path, e))?;
+            }
+        }
+        if !dead.is_empty() {
+            self.storage
+                .sync_dir(&self.dir)
+                .map_err(|e| Error::io("fsync page directory", &self.dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// How many pages the table references.
+    pub(crate) fn page_count(&self) -> u64 {
+        read(&self.inner).table.len() as u64
+    }
+
+    /// Reads every page the table references and checks it, calling `found`
+    /// with each problem and `progress` after each page. Returns how many
+    /// pages were checked.
+    pub(crate) fn verify(&self, found: &mut dyn FnMut(Error), progress: &mut dyn FnMut()) -> u64 {
+        let inner = read(&self.inner);
+        let mut checked = 0;
+        for (&seq, seg) in &inner.segments {
+            let mut header = [0u8; HEADER_LEN];
+            match seg.file.read_exact_at(&mut header, 0) {
+                Ok(()) if header == segment_header(seq) => {}
+                Ok(()) => found(Error::corruption(&seg.path, 0, "bad segment header")),
+                Err(e) => found(Error::io("read segment", &seg.path, e)),
+            }
+        }
+        let mut locs: Vec<(&u64, &Loc)> = inner.table.iter().collect();
+        locs.sort_by_key(|(_, l)| (l.segment, l.offset));
+        for (&id, &loc) in locs {
+            checked += 1;
+            progress();
+            match read_at(&inner, loc) {
+                Ok((bytes, path)) => match page::decode(&bytes) {
+                    Ok(img) if img.leaf == id => {}
+                    Ok(img) => found(Error::corruption(
+                        path,
+                        loc.offset,
+                        format!("page of leaf {} where leaf {id} was expected", img.leaf),
+                    )),
+                    Err(e) => found(Error::corruption(path, loc.offset, e.to_string())),
+                },
+                Err(e) => found(e),
+            }
+        }
+        checked
+    }
+}
+
+fn read_at(inner: &Inner, loc: Loc) -> Result<(Vec<u8>, PathBuf)> {
+    let Some(seg) = inner.segments.get(&loc.segment) else {
+        return Err(Error::ReportableBug(format!(
+            "page table names missing segment {}",
+            loc.segment
+        )));
+    };
+    let mut bytes = vec![0u8; loc.len as usize];
+    seg.file
+        .read_exact_at(&mut bytes, loc.offset)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                Error::corruption(&seg.path, loc.offset, "segment ends inside this page")
+            }
+            _ => Error::io("read page", &seg.path, e),
+        })?;
+    Ok((bytes, seg.path.clone()))
+}
+
+/// A segment a checkpoint wrote and synced.
+pub(crate) struct Written {
+    seq: u64,
+    file: Arc<dyn StorageFile>,
+    path: PathBuf,
+    size: u64,
+}
+
+/// Appends a checkpoint's pages to new segment files.
+pub(crate) struct Writer<'a> {
+    store: &'a PageStore,
+    segment_size: u64,
+    done: Vec<Written>,
+    current: Option<Written>,
+    buf: Vec<u8>,
+}
+
+impl Writer<'_> {
+    /// Appends one encoded page and returns where it will lie.
+    pub(crate) fn append(&mut self, page: &[u8]) -> Result<Loc> {
+        let full = self
+            .current
+            .as_ref()
+            .is_none_or(|c| c.size > SEGMENT_HEADER_LEN && c.size + page.len() as u64 > self.segment_size);
+        if full {
+            self.seal()?;
+            self.current = Some(self.create()?);
+        }
+        let cur = self.current.as_mut().expect("created above");
+        let loc = Loc {
+            segment: cur.seq,
+            offset: cur.size,
+            len: u32::try_from(page.len()).map_err(|_| Error::Unsupported("a page above 4 GiB".into()))?,
+        };
+        cur.size += page.len() as u64;
+        self.buf.extend_from_slice(page);
+        if self.buf.len() >= WRITE_CHUNK {
+            self.write_buf()?;
+        }
+        Ok(loc)
+    }
+
+    fn create(&self) -> Result<Written> {
+        let seq = {
+            let mut inner = write(&self.store.inner);
+            let seq = inner.next_segment;
+            inner.next_segment += 1;
+            seq
+        };
+        let path = self.store.dir.join(segment_name(seq));
+        let file: Arc<dyn StorageFile> = Arc::from(
+            self.store
+                .storage
+                .open(&path, true)
+                .map_err(|e| Error::io("create segment", &path, e))?,
+        );
+        file.set_len(0)
+            .map_err(|e| Error::io("truncate segment", &path, e))?;
+        file.write_all_at(&segment_header(seq), 0)
+            .map_err(|e| Error::io("write segment", &path, e))?;
+        Ok(Written {
+            seq,
+            file,
+            path,
+            size: SEGMENT_HEADER_LEN,
+        })
+    }
+
+    fn write_buf(&mut self) -> Result<()> {
+        let Some(cur) = &self.current else { return Ok(()) };
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let at = cur.size - self.buf.len() as u64;
+        cur.file
+            .write_all_at(&self.buf, at)
+            .map_err(|e| Error::io("write segment", &cur.path, e))?;
+        self.store
+            .bytes_written
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn seal(&mut self) -> Result<()> {
+        self.write_buf()?;
+        if let Some(cur) = self.current.take() {
+            cur.file
+                .sync()
+                .map_err(|e| Error::io("fsync segment", &cur.path, e))?;
+            self.done.push(cur);
+        }
+        Ok(())
+    }
+
+    /// Writes and fsyncs everything, and the directory if files were
+    /// created: from here the pages are durable (but referenced only once a
+    /// checkpoint names them).
+    pub(crate) fn finish(mut self) -> Result<Vec<Written>> {
+        self.seal()?;
+        if !self.done.is_empty() {
+            self.store
+                .storage
+                .sync_dir(&self.store.dir)
+                .map_err(|e| Error::io("fsync page directory", &self.store.dir, e))?;
+        }
+        Ok(self.done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{LeafEntry, TreeEntry};
+    use crate::io::FileSystem;
+    use crate::IVec;
+
+    fn page_of(id: u64, n: usize) -> Vec<u8> {
+        let entries: Vec<(IVec, IVec)> = (0..n)
+            .map(|i| {
+                (
+                    IVec::from(format!("k{i:04}").as_bytes()),
+                    IVec::from(vec![u8::try_from(id).unwrap(); 30]),
+                )
+            })
+            .collect();
+        page::encode(id, 0, b"", None, &entries, None)
+    }
+
+    #[test]
+    fn write_install_read_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(FileSystem);
+        let store = PageStore::open(storage.clone(), dir.path(), None).unwrap();
+        let mut w = store.writer(4096);
+        let mut table = HashMap::new();
+        for id in 1..=20 {
+            table.insert(id, w.append(&page_of(id, 20)).unwrap());
+        }
+        let written = w.finish().unwrap();
+        assert!(written.len() > 1, "small segments roll");
+        store.install(table.clone(), written).unwrap();
+        for id in 1..=20 {
+            assert_eq!(store.read(id).unwrap().entries.len(), 20);
+        }
+        let live: u64 = store.usage().iter().map(|u| u.live).sum();
+        assert_eq!(live, table.values().map(|l| u64::from(l.len)).sum::<u64>());
+        let mut problems = 0;
+        assert_eq!(store.verify(&mut |_| problems += 1, &mut || {}), 20);
+        assert_eq!(problems, 0);
+
+        // Rewrite half the leaves: segments holding only old pages go away.
+        let before = store.usage().len();
+        let mut w = store.writer(1 << 20);
+        for id in 1..=10 {
+            table.insert(id, w.append(&page_of(id, 5)).unwrap());
+        }
+        let written = w.finish().unwrap();
+        store.install(table.clone(), written).unwrap();
+        assert!(store.usage().len() <= before, "emptied segments are removed");
+        assert_eq!(store.read(3).unwrap().entries.len(), 5);
+
+        // Reopening with the table keeps exactly the referenced segments.
+        let ckpt = Checkpoint {
+            next_segment: store.next_segment(),
+            trees: vec![TreeEntry {
+                id: 0,
+                name: IVec::from(&b"t"[..]),
+                leaves: table
+                    .iter()
+                    .map(|(&id, &loc)| LeafEntry {
+                        id,
+                        lo: IVec::empty(),
+                        loc,
+                    })
+                    .collect(),
+            }],
+            ..Checkpoint::default()
+        };
+        // A leftover segment from a checkpoint that never finished.
+        std::fs::write(dir.path().join(segment_name(999)), b"junk").unwrap();
+        drop(store);
+        let store = PageStore::open(storage, dir.path(), Some(&ckpt)).unwrap();
+        assert!(!dir.path().join(segment_name(999)).exists());
+        assert_eq!(store.read(15).unwrap().entries.len(), 20);
+        assert!(store.next_segment() >= 1000);
+    }
+
+    #[test]
+    fn damaged_page_is_corruption_naming_segment_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(FileSystem);
+        let store = PageStore::open(storage, dir.path(), None).unwrap();
+        let mut w = store.writer(1 << 20);
+        let loc = w.append(&page_of(7, 10)).unwrap();
+        let written = w.finish().unwrap();
+        store.install(HashMap::from([(7, loc)]), written).unwrap();
+        let path = dir.path().join(segment_name(loc.segment));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[usize::try_from(loc.offset).unwrap() + 40] ^= 0x10;
+        std::fs::write(&path, bytes).unwrap();
+        match store.read(7) {
+            Err(Error::Corruption { file, offset, .. }) => {
+                assert_eq!(file, path);
+                assert_eq!(offset, loc.offset);
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+        let mut found = Vec::new();
+        store.verify(&mut |e| found.push(e), &mut || {});
+        assert_eq!(found.len(), 1);
+    }
+}

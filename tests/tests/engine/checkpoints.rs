@@ -1,0 +1,356 @@
+//! Checkpoints and the page store: recovery from a checkpoint plus the log
+//! after it, checkpoints racing writers, bounded disk use through segment
+//! cleaning, compression, and damage to pages, segments and checkpoint files
+//! (T7 for those file kinds).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rand::Rng;
+use skiff_engine::{Config, Db, Error};
+
+use crate::api::log_files;
+
+/// A database that never checkpoints on its own, and whose drop looks like a
+/// crash (no checkpoint at close).
+fn config(path: &Path) -> Config {
+    Config::new()
+        .path(path)
+        .flush_every_ms(None)
+        .checkpoint_every_ms(None)
+        .checkpoint_on_close(false)
+}
+
+fn contents(db: &Db, tree: &[u8]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    db.open_tree(tree)
+        .expect("open tree")
+        .iter()
+        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Result<_, _>>()
+        .expect("iterate")
+}
+
+fn segments(db: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(db.join("pages"))
+        .expect("pages dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:08}").into_bytes()
+}
+
+#[test]
+fn recovery_loads_the_checkpoint_and_replays_only_the_log_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let mut want = BTreeMap::new();
+    {
+        let db = config(&path).segment_size(64 * 1024).open().expect("open");
+        let t = db.open_tree("t").expect("tree");
+        for i in 0..5_000u32 {
+            t.insert(key(i), vec![1u8; 50]).expect("insert");
+            want.insert(key(i), vec![1u8; 50]);
+        }
+        db.checkpoint().expect("checkpoint");
+        assert_eq!(
+            log_files(&path).len(),
+            1,
+            "the log before the checkpoint is removed"
+        );
+        // After the checkpoint: overwrites, removals, a new tree, a dropped one.
+        for i in (0..5_000u32).step_by(3) {
+            t.insert(key(i), vec![2u8; 10]).expect("overwrite");
+            want.insert(key(i), vec![2u8; 10]);
+        }
+        for i in (1..5_000u32).step_by(7) {
+            t.remove(key(i)).expect("remove");
+            want.remove(&key(i));
+        }
+        db.open_tree("later")
+            .expect("tree")
+            .insert(b"x", b"y")
+            .expect("insert");
+        db.open_tree("gone").expect("tree");
+        db.drop_tree("gone").expect("drop");
+        db.flush().expect("flush");
+    }
+    let db = config(&path).open().expect("reopen");
+    assert!(db.was_recovered());
+    assert_eq!(contents(&db, b"t"), want);
+    assert_eq!(
+        db.open_tree("later")
+            .expect("tree")
+            .get(b"x")
+            .expect("get")
+            .as_deref(),
+        Some(&b"y"[..])
+    );
+    assert!(!db.tree_names().iter().any(|n| &**n == b"gone"));
+    let report = db.verify().expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(report.pages_checked > 10);
+}
+
+#[test]
+fn a_tree_dropped_after_the_checkpoint_stays_dropped_and_ids_never_repeat() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let last_id;
+    {
+        let db = config(&path).open().expect("open");
+        let t = db.open_tree("doomed").expect("tree");
+        t.insert(b"k", b"v").expect("insert");
+        db.generate_id().expect("id");
+        db.checkpoint().expect("checkpoint");
+        db.drop_tree("doomed").expect("drop");
+        last_id = db.generate_id().expect("id");
+        db.open_tree("doomed")
+            .expect("recreate")
+            .insert(b"k2", b"v2")
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let db = config(&path).open().expect("reopen");
+    assert_eq!(
+        contents(&db, b"doomed"),
+        BTreeMap::from([(b"k2".to_vec(), b"v2".to_vec())])
+    );
+    assert!(db.generate_id().expect("id") > last_id);
+    db.checkpoint().expect("checkpoint");
+    drop(db);
+    let db = config(&path).open().expect("reopen");
+    assert!(db.generate_id().expect("id") > last_id);
+}
+
+/// Checkpoints run in a loop while writers insert, overwrite and remove (so
+/// leaves split and merge under them). After the last flush, a crash-like
+/// reopen must hold exactly what the writers wrote.
+#[test]
+fn checkpoints_racing_writers_lose_nothing() {
+    let seed = skiff_tests::seed("checkpoints_racing_writers_lose_nothing");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let writers = 3u32;
+    let per_writer = u32::try_from(skiff_tests::size(6_000, 200_000)).expect("count");
+    let models: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = {
+        let db = config(&path)
+            .leaf_max_bytes(512)
+            .segment_size(32 * 1024)
+            .open()
+            .expect("open");
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpointer = {
+            let db = db.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    db.checkpoint().expect("checkpoint");
+                    n += 1;
+                }
+                n
+            })
+        };
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let mut rng = skiff_tests::rng(skiff_tests::derive_seed(seed, u64::from(w)));
+                    let mut model = BTreeMap::new();
+                    for i in 0..per_writer {
+                        let k = format!("w{w}-{:05}", rng.gen_range(0..2_000)).into_bytes();
+                        if rng.gen_bool(0.3) {
+                            db.remove(&k).expect("remove");
+                            model.remove(&k);
+                        } else {
+                            let v = vec![u8::try_from(i % 251).expect("byte"); rng.gen_range(0..120)];
+                            db.insert(&k, v.clone()).expect("insert");
+                            model.insert(k, v);
+                        }
+                    }
+                    model
+                })
+            })
+            .collect();
+        let models = handles.into_iter().map(|h| h.join().expect("writer")).collect();
+        stop.store(true, Ordering::Relaxed);
+        let rounds = checkpointer.join().expect("checkpointer");
+        assert!(rounds > 1, "checkpoints ran during the writes");
+        db.flush().expect("flush");
+        models
+    };
+    let db = config(&path).open().expect("reopen");
+    let want: BTreeMap<Vec<u8>, Vec<u8>> = models.into_iter().flatten().collect();
+    let got = contents(&db, b"__skiff__default");
+    assert_eq!(got.len(), want.len(), "seed {seed}");
+    assert!(got == want, "seed {seed}: recovered contents differ");
+}
+
+/// Random overwrites and deletes with regular checkpoints: cleaning keeps the
+/// files within a small factor of the live pages, and mass deletes and
+/// `drop_tree` give the space back.
+#[test]
+fn segment_cleaning_bounds_disk_use_and_gives_space_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let db = config(&path).segment_size(256 * 1024).open().expect("open");
+    let t = db.open_tree("t").expect("tree");
+    let mut rng = skiff_tests::rng(5);
+    let n = 20_000u32;
+    for i in 0..n {
+        t.insert(key(i), vec![7u8; 100]).expect("insert");
+    }
+    db.checkpoint().expect("checkpoint");
+    let raw = u64::from(n) * (11 + 100);
+    for pass in 0..6 {
+        for _ in 0..n / 2 {
+            let i = rng.gen_range(0..n);
+            t.insert(key(i), vec![u8::try_from(pass).expect("byte"); 100])
+                .expect("overwrite");
+        }
+        db.checkpoint().expect("checkpoint");
+        let stats = db.stats().expect("stats");
+        assert!(
+            stats.segment_bytes as f64 <= 1.6 * stats.live_bytes as f64,
+            "pass {pass}: {} segment bytes for {} live",
+            stats.segment_bytes,
+            stats.live_bytes
+        );
+    }
+    let full = db.size_on_disk().expect("size");
+    assert!(full < raw * 2, "{full} bytes on disk for {raw} bytes of data");
+    for i in 0..n {
+        if i % 10 != 0 {
+            t.remove(key(i)).expect("remove");
+        }
+    }
+    db.checkpoint().expect("checkpoint");
+    db.checkpoint().expect("checkpoint");
+    let after_delete = db.size_on_disk().expect("size");
+    assert!(
+        after_delete * 4 < full,
+        "deleting 90% left {after_delete} of {full} bytes"
+    );
+    db.drop_tree("t").expect("drop");
+    db.checkpoint().expect("checkpoint");
+    let stats = db.stats().expect("stats");
+    assert!(
+        stats.segment_bytes < 4096,
+        "{} segment bytes after drop_tree",
+        stats.segment_bytes
+    );
+    drop((t, db));
+    let db = config(&path).open().expect("reopen");
+    assert!(!db.tree_names().iter().any(|n| &**n == b"t"));
+}
+
+#[test]
+fn compression_shrinks_pages_and_round_trips() {
+    let live = |compress: bool| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        {
+            let db = config(&path).use_compression(compress).open().expect("open");
+            for i in 0..3_000u32 {
+                db.insert(
+                    key(i),
+                    format!("value number {i} and some repetitive text").into_bytes(),
+                )
+                .expect("insert");
+            }
+            db.checkpoint().expect("checkpoint");
+        }
+        let db = config(&path).use_compression(compress).open().expect("reopen");
+        assert_eq!(db.len(), 3_000);
+        assert_eq!(
+            db.get(key(1234)).expect("get").as_deref(),
+            Some(&b"value number 1234 and some repetitive text"[..])
+        );
+        db.stats().expect("stats").live_bytes
+    };
+    let (plain, packed) = (live(false), live(true));
+    assert!(packed * 2 < plain, "compressed {packed} vs plain {plain}");
+}
+
+fn flip(path: &Path, at: u64) {
+    let mut bytes = std::fs::read(path).expect("read");
+    let at = usize::try_from(at).expect("offset");
+    bytes[at] ^= 0x04;
+    std::fs::write(path, bytes).expect("write");
+}
+
+fn checkpointed(path: &Path) {
+    let db = config(path).segment_size(16 * 1024).open().expect("open");
+    for i in 0..2_000u32 {
+        db.insert(key(i), vec![3u8; 40]).expect("insert");
+    }
+    db.checkpoint().expect("checkpoint");
+}
+
+#[test]
+fn every_flipped_bit_in_a_segment_is_detected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    checkpointed(&path);
+    let seg = segments(&path).pop().expect("a segment");
+    let pristine = std::fs::read(&seg).expect("read");
+    let mut rng = skiff_tests::rng(skiff_tests::seed("every_flipped_bit_in_a_segment_is_detected"));
+    for _ in 0..skiff_tests::size(60, 10_000) {
+        let at = rng.gen_range(0..pristine.len() as u64);
+        std::fs::write(&seg, &pristine).expect("restore");
+        flip(&seg, at);
+        // Either the open (which reads pages) or a read reports it; a
+        // damaged segment header is found by verify.
+        match config(&path).open() {
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, seg),
+            Err(e) => panic!("flip at {at}: unexpected error {e}"),
+            Ok(db) => {
+                let all: Result<Vec<_>, _> = db.iter().collect();
+                let report = db.verify().expect("verify");
+                match all {
+                    Err(Error::Corruption { file, .. }) => assert_eq!(file, seg),
+                    Err(e) => panic!("flip at {at}: unexpected error {e}"),
+                    Ok(items) => {
+                        assert!(!report.is_ok(), "flip at {at} went unnoticed");
+                        assert!(
+                            items.iter().all(|(_, v)| **v == [3u8; 40]),
+                            "flip at {at}: wrong value"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_damaged_or_missing_checkpoint_or_segment_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    checkpointed(&path);
+    let ckpt = path.join("checkpoint");
+    let pristine = std::fs::read(&ckpt).expect("read");
+    for at in [0, 9, 13, 20, 30, pristine.len() as u64 - 1] {
+        std::fs::write(&ckpt, &pristine).expect("restore");
+        flip(&ckpt, at);
+        match config(&path).open() {
+            Err(Error::Corruption { file, .. }) => assert_eq!(file, ckpt, "flip at {at}"),
+            other => panic!("flip at {at}: expected corruption, got {other:?}"),
+        }
+    }
+    std::fs::write(&ckpt, &pristine[..pristine.len() / 2]).expect("truncate");
+    assert!(matches!(config(&path).open(), Err(Error::Corruption { .. })));
+    std::fs::write(&ckpt, &pristine).expect("restore");
+    let seg = segments(&path).remove(0);
+    std::fs::remove_file(&seg).expect("remove");
+    match config(&path).open() {
+        Err(Error::Corruption { file, .. }) => assert_eq!(file, seg),
+        other => panic!("missing segment: expected corruption, got {other:?}"),
+    }
+}
