@@ -14,13 +14,16 @@ use std::ops::Bound;
 
 use crossbeam_epoch::{self as epoch, Guard};
 
+use crate::cache::Cache;
 use crate::index::Index;
 use crate::leaf::{Leaf, LeafState};
+use crate::page_store::PageStore;
 use crate::record::TreeId;
 use crate::snapshot::{Frozen, FrozenLeaves};
 use crate::subscriber::Subscribers;
 use crate::sync::{
-    lock, read, write, Arc, AtomicBool, AtomicU64, Mutex, Ordering, RwLock, RwLockWriteGuard, Weak,
+    lock, read, write, Arc, AtomicBool, AtomicU64, Mutex, Ordering, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Weak,
 };
 use crate::tree::below;
 use crate::versions::Stamp;
@@ -136,8 +139,10 @@ pub(crate) struct TreeCore {
 }
 
 /// What every tree of an engine shares.
-#[derive(Default)]
 pub(crate) struct Shared {
+    /// Where evicted leaves are read back from.
+    pub pages: Arc<PageStore>,
+    pub cache: Cache,
     /// The next leaf id.
     pub leaf_ids: AtomicU64,
     /// Leaves of cleared and dropped trees that open snapshots still read.
@@ -149,10 +154,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new() -> Shared {
+    pub(crate) fn new(pages: Arc<PageStore>, cache_capacity: u64) -> Shared {
         Shared {
+            pages,
+            cache: Cache::new(cache_capacity),
             leaf_ids: AtomicU64::new(1),
-            ..Shared::default()
+            frozen: Frozen::default(),
+            versioned: Mutex::new(Vec::new()),
         }
     }
 
@@ -177,8 +185,10 @@ impl Shared {
 
 /// A leaf as a checkpoint captured it.
 pub(crate) enum Captured {
-    /// Changed since its last page: the entries to write.
+    /// Changed since its last page: the entries to write. The leaf is marked
+    /// `saving` until the checkpoint calls `saved`.
     Dirty {
+        leaf: Arc<Leaf>,
         hi: Option<IVec>,
         entries: Vec<(IVec, IVec)>,
     },
@@ -225,7 +235,9 @@ impl TreeCore {
             let mut state = write(&leaf.state);
             let c = if state.dirty {
                 state.dirty = false;
+                state.saving = true;
                 Captured::Dirty {
+                    leaf: leaf.clone(),
                     hi: state.hi.clone(),
                     entries: state.entries.clone(),
                 }
@@ -244,6 +256,7 @@ impl TreeCore {
             None,
             Vec::new(),
         ));
+        shared.cache.admit(&first, 0);
         TreeCore {
             id,
             name,
@@ -270,8 +283,9 @@ impl TreeCore {
         let guard = epoch::pin();
         loop {
             let leaf = self.index.leaf_for(key, &guard);
-            let state = read(&leaf.state);
+            let state = self.read_resident(leaf)?;
             if state.covers(key) {
+                self.shared.cache.hit(leaf);
                 return Ok(f(&state));
             }
             drop(state);
@@ -280,13 +294,59 @@ impl TreeCore {
         }
     }
 
+    /// A read guard on `leaf` with its entries in memory: an evicted leaf is
+    /// read back from its page first. Damage to the page is an error here,
+    /// never data.
+    #[inline]
+    pub(crate) fn read_resident<'a>(&self, leaf: &'a Arc<Leaf>) -> Result<RwLockReadGuard<'a, LeafState>> {
+        loop {
+            let state = read(&leaf.state);
+            if !state.evicted {
+                return Ok(state);
+            }
+            drop(state);
+            {
+                let mut state = write(&leaf.state);
+                if state.evicted {
+                    self.load(leaf, &mut state)?;
+                }
+            }
+            let state = read(&leaf.state);
+            if !state.evicted {
+                // Evicting others while holding this leaf keeps it from
+                // being evicted again before it is read.
+                if self.shared.cache.over() {
+                    self.shared.cache.evict();
+                }
+                return Ok(state);
+            }
+        }
+    }
+
+    /// Reads an evicted leaf's entries back from its page.
+    fn load(&self, leaf: &Arc<Leaf>, state: &mut LeafState) -> Result<()> {
+        let entries = self
+            .shared
+            .pages
+            .read_leaf(leaf.id, self.id, &state.lo, state.hi.as_deref())?;
+        let bytes = state.fill(entries);
+        self.shared.cache.misses.fetch_add(1, Ordering::Relaxed);
+        self.shared.cache.admit(leaf, bytes);
+        Ok(())
+    }
+
     /// Locks the leaf holding `key` for writing.
     pub(crate) fn lock_leaf<'g>(&self, key: &[u8], guard: &'g Guard) -> Result<LockedLeaf<'g>> {
         loop {
             self.check_dropped()?;
             let leaf = self.index.leaf_for(key, guard);
-            let state = write(&leaf.state);
+            let mut state = write(&leaf.state);
             if state.covers(key) {
+                if state.evicted {
+                    self.load(leaf, &mut state)?;
+                } else {
+                    self.shared.cache.hit(leaf);
+                }
                 return Ok((leaf, state));
             }
             drop(state);
@@ -341,13 +401,18 @@ impl TreeCore {
             if ptrs.len() != leaves.len() {
                 continue 'retry;
             }
-            let span = Span {
+            let mut span = Span {
                 leaves: leaves.into_iter().map(|l| (l, write(&l.state))).collect(),
             };
             if !span.holds(keys, ranges) {
                 drop(span);
                 std::hint::spin_loop();
                 continue 'retry;
+            }
+            for (leaf, state) in &mut span.leaves {
+                if state.evicted {
+                    self.load(leaf, state)?;
+                }
             }
             return Ok(span);
         }
@@ -370,12 +435,14 @@ impl TreeCore {
     }
 
     fn new_leaf(&self, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>) -> Arc<Leaf> {
-        Arc::new(Leaf::new(
+        let leaf = Arc::new(Leaf::new(
             self.shared.leaf_ids.fetch_add(1, Ordering::Relaxed),
             lo,
             hi,
             entries,
-        ))
+        ));
+        self.shared.cache.admit(&leaf, read(&leaf.state).bytes);
+        leaf
     }
 
     fn split(&self, key: &[u8]) {
@@ -398,6 +465,8 @@ impl TreeCore {
             if versioned {
                 self.shared.track(&new);
             }
+            // The bytes moved out of a leaf already counted as resident.
+            self.shared.cache.admit(&new, 0);
             self.index.insert_leaf(&s, low, new);
         }
     }
@@ -422,6 +491,13 @@ impl TreeCore {
         };
         let mut a = write(&left.state);
         let mut b = write(&right.state);
+        // The neighbour may be evicted; a merge needs its entries (a failed
+        // read leaves the two leaves as they are).
+        for (leaf, state) in [(left, &mut a), (right, &mut b)] {
+            if state.evicted && self.load(leaf, state).is_err() {
+                return;
+            }
+        }
         // Merging an empty leaf never makes a leaf bigger; otherwise leave room so
         // that the merged leaf does not split again at once.
         let fits = a.bytes + b.bytes <= self.leaf_max * 3 / 4;
@@ -448,6 +524,14 @@ impl TreeCore {
         let mut states: Vec<_> = leaves.iter().map(|l| write(&l.state)).collect();
         let stamp = log()?;
         if stamp.oldest.is_some() {
+            // Frozen leaves must keep their entries: their pages leave the
+            // page table at the next checkpoint. One that cannot be read now
+            // stays evicted, and a snapshot reading it gets the error.
+            for (leaf, state) in leaves.iter().zip(states.iter_mut()) {
+                if state.evicted {
+                    let _ = self.load(leaf, state);
+                }
+            }
             let frozen: FrozenLeaves = leaves
                 .iter()
                 .zip(&states)

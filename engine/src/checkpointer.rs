@@ -33,7 +33,7 @@ use crate::io::Storage;
 use crate::log::Log;
 use crate::page;
 use crate::page_store::PageStore;
-use crate::sync::{lock, read, Arc, Condvar, Mutex, Ordering, RwLock};
+use crate::sync::{lock, read, write, Arc, Condvar, Mutex, Ordering, RwLock};
 use crate::{Error, Result};
 
 /// Segments whose live pages fill less than this share are emptied.
@@ -45,8 +45,9 @@ const SMALL_SEGMENTS: usize = 4;
 /// databases (an eighth of the live page bytes), so the work of a checkpoint
 /// stays in proportion to what it saves.
 const MIN_LOG_BYTES: u64 = 8 << 20;
-/// How often the background thread looks whether a checkpoint is due.
-const POLL: Duration = Duration::from_millis(100);
+/// How often the background thread looks whether a checkpoint or an
+/// eviction pass is due.
+const POLL: Duration = Duration::from_millis(20);
 
 /// What the last checkpoint did, for `stats`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,12 +60,22 @@ pub(crate) struct LastCheckpoint {
 }
 
 /// Checkpoint bookkeeping, under the mutex that makes them one at a time.
-#[derive(Default)]
 pub(crate) struct State {
     /// `log.bytes_written` when the last checkpoint started.
     log_mark: u64,
-    started: Option<Instant>,
+    /// When the last checkpoint started, or the database was opened.
+    started: Instant,
     pub last: LastCheckpoint,
+}
+
+impl State {
+    pub(crate) fn new() -> State {
+        State {
+            log_mark: 0,
+            started: Instant::now(),
+            last: LastCheckpoint::default(),
+        }
+    }
 }
 
 /// What checkpoints reach: the parts of the engine they read and write. The
@@ -106,20 +117,22 @@ impl Checkpoints {
 
     /// Whether enough log has accumulated, or enough time passed with writes,
     /// to make a checkpoint worth it.
-    pub(crate) fn due(&self, every: Option<Duration>) -> bool {
+    pub(crate) fn due(&self, every: Duration) -> bool {
         let state = lock(&self.state);
         let logged = self.log.bytes_written.load(Ordering::Relaxed) - state.log_mark;
         let live: u64 = self.pages.usage().iter().map(|u| u.live).sum();
-        if logged >= MIN_LOG_BYTES.max(live / 8) {
+        // Dirty leaves cannot be evicted: write them before they crowd the
+        // cache.
+        let capacity = self.shared.cache.capacity();
+        if logged >= MIN_LOG_BYTES.max(live / 8).min(capacity / 4) {
             return true;
         }
-        let since = state.started.map_or(Duration::MAX, |s| s.elapsed());
-        logged > 0 && every.is_some_and(|every| since >= every)
+        logged > 0 && state.started.elapsed() >= every
     }
 
     fn checkpoint_locked(&self, state: &mut State) -> Result<()> {
         state.log_mark = self.log.bytes_written.load(Ordering::Relaxed);
-        state.started = Some(Instant::now());
+        state.started = Instant::now();
         let (log_seq, start_lsn) = self.log.start_file()?;
         let (trees, next_tree) = {
             let catalog = read(&self.catalog);
@@ -154,13 +167,15 @@ impl Checkpoints {
         let mut writer = self.pages.writer(self.segment_size);
         let mut table = HashMap::with_capacity(kept.len());
         let mut trees_out = Vec::with_capacity(captured.len());
+        let mut saving = Vec::new();
         let (mut written, mut copied) = (0, 0);
         for (tree, name, leaves) in captured {
             let mut entries = Vec::with_capacity(leaves.len());
             for (id, lo, c) in leaves {
                 let loc = match c {
-                    Captured::Dirty { hi, entries } => {
+                    Captured::Dirty { leaf, hi, entries } => {
                         written += 1;
+                        saving.push(leaf);
                         writer.append(&page::encode(id, tree, &lo, hi.as_deref(), &entries, level))?
                     }
                     Captured::Clean => {
@@ -198,6 +213,10 @@ impl Checkpoints {
         };
         self.write_checkpoint_file(&ckpt.encode())?;
         self.pages.install(table, segments)?;
+        // Their pages are in the table now: they may be evicted.
+        for leaf in saving {
+            write(&leaf.state).saving = false;
+        }
         self.log.remove_files_before(log_seq)?;
         state.last.pages_written = written;
         state.last.pages_copied = copied;
@@ -257,7 +276,7 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(crate) fn start(checkpoints: Arc<Checkpoints>, every: Option<Duration>) -> Result<Checkpointer> {
+    pub(crate) fn start(checkpoints: Arc<Checkpoints>, every: Duration) -> Result<Checkpointer> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = stop.clone();
         let thread = std::thread::Builder::new()
@@ -265,15 +284,24 @@ impl Checkpointer {
             .spawn(move || {
                 let (stopped, cv) = &*signal;
                 let mut guard = lock(stopped);
+                let cache = &checkpoints.shared.cache;
+                // Writes grow resident leaves without the cache counting
+                // them: a pass recounts after every eighth of the capacity.
+                let mut evicted_at = 0;
                 while !*guard {
                     guard = cv.wait_timeout(guard, POLL).unwrap_or_else(|e| e.into_inner()).0;
                     if *guard {
                         break;
                     }
                     drop(guard);
-                    if checkpoints.due(every) {
+                    let checkpointed = checkpoints.due(every) && {
                         // A failure poisons the engine; writers report it.
-                        let _ = checkpoints.run();
+                        checkpoints.run().is_ok()
+                    };
+                    let logged = checkpoints.log.bytes_written.load(Ordering::Relaxed);
+                    if checkpointed || cache.over() || logged - evicted_at >= cache.capacity() / 8 {
+                        cache.evict();
+                        evicted_at = logged;
                     }
                     guard = lock(stopped);
                 }

@@ -91,8 +91,9 @@ impl Config {
         self
     }
 
-    /// Bytes of leaves to keep in memory. Accepted now; enforced once the page
-    /// store can evict leaves (until then every leaf stays resident).
+    /// Bytes of leaves to keep in memory (default 1 GiB). Beyond it, leaves
+    /// not used lately are evicted and read back from their pages on demand;
+    /// changed leaves are written by a checkpoint first.
     pub fn cache_capacity(mut self, to: u64) -> Config {
         self.cache_capacity = to;
         self
@@ -116,8 +117,11 @@ impl Config {
 
     /// How often the background checkpointer writes a checkpoint if anything
     /// changed (default 10 s); it also writes one whenever the log has grown
-    /// by 8 MiB or an eighth of the database. `None` leaves only the latter.
-    /// Not in sled.
+    /// by 8 MiB or an eighth of the database (or a quarter of the cache, if
+    /// less), and it runs the cache's eviction as writes grow resident leaves.
+    /// `None` turns the background checkpointer off: checkpoints happen only
+    /// through `Db::checkpoint` and at close, and changed leaves stay in memory
+    /// until then. Not in sled.
     pub fn checkpoint_every_ms(mut self, every: Option<u64>) -> Config {
         self.checkpoint_every_ms = every;
         self

@@ -215,12 +215,13 @@ impl Db {
             return Err(Error::Locked { path: dir });
         }
         let leaf_max = config.leaf_max_bytes;
-        let shared = Arc::new(Shared::new());
         let wal = dir.join(WAL_DIR);
-        let (recovered, was_recovered) = match state {
+        let pages_dir = dir.join(crate::page_store::DIR);
+        let (recovered, pages, shared, was_recovered) = match state {
             DirState::Fresh => {
                 let tail = create(&*storage, &dir, &wal)?;
-                let pages = PageStore::open(storage.clone(), &dir.join(crate::page_store::DIR), None)?;
+                let pages = Arc::new(PageStore::open(storage.clone(), &pages_dir, None)?);
+                let shared = Arc::new(Shared::new(pages.clone(), config.cache_capacity));
                 let mut catalog = Catalog::default();
                 let default = Arc::new(TreeCore::new(
                     0,
@@ -233,18 +234,21 @@ impl Db {
                     catalog,
                     ids_next: 0,
                     tail,
-                    pages,
                 };
-                (fresh, false)
+                (fresh, pages, shared, false)
             }
-            DirState::Existing => (recovery::recover(&storage, &dir, &wal, leaf_max, &shared)?, true),
+            DirState::Existing => {
+                let ckpt = recovery::read_checkpoint(&*storage, &dir)?;
+                let pages = Arc::new(PageStore::open(storage.clone(), &pages_dir, ckpt.as_ref())?);
+                let shared = Arc::new(Shared::new(pages.clone(), config.cache_capacity));
+                let recovered = recovery::recover(&*storage, &wal, ckpt.as_ref(), leaf_max, &shared)?;
+                (recovered, pages, shared, true)
+            }
         };
         let recovery::Recovered {
             catalog,
             ids_next,
             tail,
-            pages,
-            ..
         } = recovered;
         let default = catalog
             .by_name
@@ -269,19 +273,21 @@ impl Db {
             path: dir.clone(),
             storage: storage.clone(),
             log: log.clone(),
-            pages: Arc::new(pages),
+            pages,
             catalog: catalog.clone(),
             ids: ids.clone(),
             shared: shared.clone(),
             level: config.use_compression.then_some(config.compression_factor),
             segment_size: config.segment_size as u64,
-            state: Mutex::new(checkpointer::State::default()),
+            state: Mutex::new(checkpointer::State::new()),
         });
-        let checkpointer = if config.temporary {
-            None
-        } else {
-            let every = config.checkpoint_every_ms.map(Duration::from_millis);
-            Some(Checkpointer::start(checkpoints.clone(), every)?)
+        // Temporary databases checkpoint too: dirty leaves cannot be evicted.
+        let checkpointer = match config.checkpoint_every_ms {
+            Some(ms) => Some(Checkpointer::start(
+                checkpoints.clone(),
+                Duration::from_millis(ms),
+            )?),
+            None => None,
         };
         let engine = Arc::new(Engine {
             path: dir,
@@ -593,7 +599,7 @@ impl Drop for Engine {
         drop(lock(&self.flusher).take());
         // Best effort: a failure here is a lost buffered write, which C2 allows.
         let _ = self.log.flush();
-        if self.checkpoint_on_close && self.checkpoints.due(Some(Duration::ZERO)) {
+        if self.checkpoint_on_close && self.checkpoints.due(Duration::ZERO) {
             // So that the next open replays nothing; a failure leaves the log.
             let _ = self.checkpoints.run();
         }

@@ -17,7 +17,7 @@ use crossbeam_epoch as epoch;
 use crate::index::Index;
 use crate::leaf::{Leaf, LeafState};
 use crate::snapshot::{frozen_leaf_before, frozen_leaf_for, FrozenLeaves, ReadPoint};
-use crate::sync::{read, Arc};
+use crate::sync::Arc;
 use crate::tree::{above, below};
 use crate::{Error, IVec, Result, Tree};
 
@@ -189,7 +189,7 @@ impl Iter {
                 Bound::Unbounded => &[],
             };
             let leaf = source.leaf_for(start);
-            let state = read(&leaf.state);
+            let state = self.tree.core.read_resident(leaf)?;
             if !source.readable(&state) || !state.in_range(start) {
                 drop(state);
                 self.stale()?;
@@ -241,7 +241,7 @@ impl Iter {
                 },
                 Bound::Unbounded => source.last_leaf(),
             };
-            let state = read(&leaf.state);
+            let state = self.tree.core.read_resident(leaf)?;
             let valid = source.readable(&state)
                 && match &self.back {
                     Bound::Included(k) => state.in_range(k),

@@ -17,7 +17,7 @@
 use std::ops::Bound;
 
 use crate::ivec::PackedBuf;
-use crate::sync::{Arc, RwLock};
+use crate::sync::{Arc, AtomicBool, RwLock};
 use crate::versions::{Stamp, Versions};
 use crate::IVec;
 
@@ -32,8 +32,10 @@ pub(crate) fn entry_size(key: &[u8], value: &[u8]) -> usize {
 /// A leaf and its lock.
 pub(crate) struct Leaf {
     /// Stable identity; the page store keys persisted leaves by it.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub id: u64,
+    /// Set by point reads and writes, cleared by the cache's clock hand: a
+    /// leaf evicted needs two sweeps without such an access (see `cache`).
+    pub heat: AtomicBool,
     pub state: RwLock<LeafState>,
 }
 
@@ -57,6 +59,14 @@ pub(crate) struct LeafState {
     /// Changed since the page store last wrote it: the next checkpoint writes
     /// it. A clean leaf's page in the page table holds exactly its entries.
     pub dirty: bool,
+    /// A checkpoint in progress holds a copy of it whose page is not in the
+    /// page table yet: it must not be evicted until that checkpoint installs
+    /// its table (even if clean).
+    pub saving: bool,
+    /// Its entries are not in memory (only in its page): `entries` is empty
+    /// and `bytes` zero until `fill` loads them. Never dirty, never with
+    /// versions; retired only when frozen for a snapshot and unreadable.
+    pub evicted: bool,
 }
 
 /// A piece cut off a leaf by `LeafState::split`, to become a new leaf.
@@ -110,10 +120,12 @@ impl Leaf {
         Leaf::build(id, lo, hi, entries, true)
     }
 
-    /// A leaf read from its page: clean, and already packed (its keys and
-    /// values are spans of the page's buffer).
-    pub(crate) fn loaded(id: u64, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>) -> Leaf {
-        Leaf::build(id, lo, hi, entries, false)
+    /// A leaf whose entries are only in its page (recovery opens a database
+    /// this way, reading nothing but the checkpoint).
+    pub(crate) fn evicted(id: u64, lo: IVec, hi: Option<IVec>) -> Leaf {
+        let leaf = Leaf::build(id, lo, hi, Vec::new(), false);
+        crate::sync::write(&leaf.state).evicted = true;
+        leaf
     }
 
     fn build(id: u64, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>, dirty: bool) -> Leaf {
@@ -121,6 +133,7 @@ impl Leaf {
         let prefixes = entries.iter().map(|(k, _)| IVec::prefix(k)).collect();
         Leaf {
             id,
+            heat: AtomicBool::new(false),
             state: RwLock::new(LeafState {
                 lo,
                 hi,
@@ -131,6 +144,8 @@ impl Leaf {
                 unpacked: 0,
                 versions: None,
                 dirty,
+                saving: false,
+                evicted: false,
             }),
         }
     }
@@ -352,12 +367,41 @@ impl LeafState {
         started
     }
 
+    /// Whether the cache may drop this leaf's entries: its page holds them
+    /// and nothing else needs them in memory.
+    pub(crate) fn evictable(&self) -> bool {
+        !self.evicted && !self.dirty && !self.saving && !self.retired && !self.has_versions()
+    }
+
+    /// Drops the entries (the page holds them). Returns the bytes freed.
+    pub(crate) fn evict(&mut self) -> usize {
+        debug_assert!(self.evictable());
+        self.entries = Vec::new();
+        self.prefixes = Vec::new();
+        self.versions = None;
+        self.evicted = true;
+        self.unpacked = 0;
+        std::mem::take(&mut self.bytes)
+    }
+
+    /// Puts back the entries of an evicted leaf, read from its page (already
+    /// packed: spans of the page's buffer). Returns the bytes now resident.
+    pub(crate) fn fill(&mut self, entries: Vec<(IVec, IVec)>) -> usize {
+        debug_assert!(self.evicted);
+        self.bytes = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
+        self.prefixes = entries.iter().map(|(k, _)| IVec::prefix(k)).collect();
+        self.entries = entries;
+        self.evicted = false;
+        self.bytes
+    }
+
     /// Drops every entry and retires the leaf.
     pub(crate) fn retire(&mut self) {
         self.entries = Vec::new();
         self.prefixes = Vec::new();
         self.versions = None;
         self.bytes = 0;
+        self.evicted = false;
         self.retired = true;
     }
 

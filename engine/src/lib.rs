@@ -22,6 +22,7 @@
 
 mod batch;
 mod btree;
+mod cache;
 mod checkpoint;
 mod checkpointer;
 mod config;

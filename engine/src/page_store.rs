@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::{Checkpoint, Loc};
 use crate::io::{Storage, StorageFile};
 use crate::page::{self, Image};
+use crate::record::TreeId;
 use crate::sync::{read, write, Arc, AtomicU64, Ordering, RwLock};
+use crate::IVec;
 use crate::{Error, Result};
 
 /// The directory holding segments, inside the database directory.
@@ -206,6 +208,31 @@ impl PageStore {
             ));
         }
         Ok(image)
+    }
+
+    /// Reads the entries of leaf `id` of tree `tree`, checking that its page
+    /// is that leaf with the range `[lo, hi)`.
+    pub(crate) fn read_leaf(
+        &self,
+        id: u64,
+        tree: TreeId,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+    ) -> Result<Vec<(IVec, IVec)>> {
+        let image = self.read(id)?;
+        if image.tree != tree || *image.lo != *lo || image.hi.as_deref() != hi {
+            let loc = self.loc(id).unwrap_or(Loc {
+                segment: 0,
+                offset: 0,
+                len: 0,
+            });
+            return Err(Error::corruption(
+                self.segment_path(loc.segment),
+                loc.offset,
+                format!("page of leaf {id} does not hold that leaf's tree {tree} and key range"),
+            ));
+        }
+        Ok(image.entries)
     }
 
     /// The stored bytes of the page at `loc`, crc-checked, for copying.
@@ -467,7 +494,6 @@ mod tests {
     use super::*;
     use crate::checkpoint::{LeafEntry, TreeEntry};
     use crate::io::FileSystem;
-    use crate::IVec;
 
     fn page_of(id: u64, n: usize) -> Vec<u8> {
         let entries: Vec<(IVec, IVec)> = (0..n)

@@ -1,7 +1,9 @@
 //! Recovery: the newest checkpoint, then the write-ahead log after it.
 //!
-//! The checkpoint (if any) names every tree and every leaf's page; the trees are
-//! rebuilt from those pages, and the log is replayed from the first record the
+//! The checkpoint (if any) names every tree and every leaf's low key and page;
+//! the trees are rebuilt from it with every leaf evicted (a leaf's page is read
+//! when the leaf is first used), so opening reads the checkpoint file and the
+//! log tail and nothing else. The log is replayed from the first record the
 //! checkpoint does not cover. Pages may already reflect some records after that
 //! point (a checkpoint copies leaves while writers go on), which is harmless:
 //! every logged op is a blind write of one key, or a clear, so replaying it
@@ -30,7 +32,6 @@ use crate::db::{Catalog, DEFAULT_TREE};
 use crate::io::Storage;
 use crate::leaf::Leaf;
 use crate::log::{self, Tail};
-use crate::page_store::PageStore;
 use crate::record::{self, HeaderError, Op, Record, TreeId};
 use crate::sync::{Arc, Ordering};
 use crate::{Error, IVec, Result};
@@ -41,26 +42,24 @@ pub(crate) struct Recovered {
     /// `generate_id` continues from here.
     pub ids_next: u64,
     pub tail: Tail,
-    pub pages: PageStore,
 }
 
-/// Recovers the database in `dir`: its checkpoint, pages and log.
+/// Recovers the trees from `ckpt` (see `read_checkpoint`; its pages are in
+/// `shared.pages`) and the log in `wal`.
 pub(crate) fn recover(
-    storage: &Arc<dyn Storage>,
-    dir: &Path,
+    storage: &dyn Storage,
     wal: &Path,
+    ckpt: Option<&Checkpoint>,
     leaf_max: usize,
     shared: &Arc<Shared>,
 ) -> Result<Recovered> {
-    let ckpt = read_checkpoint(&**storage, dir)?;
-    let pages = PageStore::open(storage.clone(), &dir.join(crate::page_store::DIR), ckpt.as_ref())?;
     let mut catalog = Catalog::default();
     let mut by_id: HashMap<TreeId, Arc<TreeCore>> = HashMap::new();
     let mut ids_next = 0;
     let mut from = None;
-    if let Some(c) = &ckpt {
+    if let Some(c) = ckpt {
         for entry in &c.trees {
-            let core = Arc::new(load_tree(&pages, entry, leaf_max, shared)?);
+            let core = Arc::new(evicted_tree(entry, leaf_max, shared));
             by_id.insert(entry.id, core.clone());
             catalog.by_name.insert(entry.name.clone(), core);
         }
@@ -81,7 +80,7 @@ pub(crate) fn recover(
     }
     // Trees below this id that the log mentions but the checkpoint lacks were
     // dropped before the checkpoint captured the catalog.
-    let known_before = ckpt.as_ref().map_or(0, |c| c.next_tree);
+    let known_before = ckpt.map_or(0, |c| c.next_tree);
     let mut replayer = Replayer {
         catalog: &mut catalog,
         by_id: &mut by_id,
@@ -90,24 +89,25 @@ pub(crate) fn recover(
         shared,
         known_before,
     };
-    let replayed = replay(&**storage, wal, from, |rec| {
+    let replayed = replay(storage, wal, from, |rec| {
         for op in rec.ops {
             replayer.apply(op)?;
         }
         Ok(())
     })?;
     if let Some((seq, _)) = from {
-        log::remove_files_before(&**storage, wal, seq)?;
+        log::remove_files_before(storage, wal, seq)?;
     }
     Ok(Recovered {
         catalog,
         ids_next,
         tail: replayed.tail,
-        pages,
     })
 }
 
-fn read_checkpoint(storage: &dyn Storage, dir: &Path) -> Result<Option<Checkpoint>> {
+/// Reads the database's checkpoint file, if there is one yet (and removes a
+/// half-written one).
+pub(crate) fn read_checkpoint(storage: &dyn Storage, dir: &Path) -> Result<Option<Checkpoint>> {
     let tmp = dir.join(checkpoint::TEMP_NAME);
     if storage.exists(&tmp).map_err(|e| Error::io("check", &tmp, e))? {
         storage
@@ -130,40 +130,21 @@ fn read_checkpoint(storage: &dyn Storage, dir: &Path) -> Result<Option<Checkpoin
     }
 }
 
-/// Rebuilds one tree from its pages, checking that each page is the leaf the
-/// table says it is.
-fn load_tree(
-    pages: &PageStore,
-    entry: &TreeEntry,
-    leaf_max: usize,
-    shared: &Arc<Shared>,
-) -> Result<TreeCore> {
-    let mut leaves = Vec::with_capacity(entry.leaves.len());
-    for (i, leaf) in entry.leaves.iter().enumerate() {
-        let hi = entry.leaves.get(i + 1).map(|next| next.lo.clone());
-        let image = pages.read(leaf.id)?;
-        if image.tree != entry.id || image.lo != leaf.lo || image.hi != hi {
-            return Err(Error::corruption(
-                pages.segment_path(leaf.loc.segment),
-                leaf.loc.offset,
-                format!(
-                    "page of leaf {} does not match the checkpoint's tree {} and key range",
-                    leaf.id, entry.id
-                ),
-            ));
-        }
-        leaves.push((
-            leaf.lo.clone(),
-            Arc::new(Leaf::loaded(leaf.id, image.lo, hi, image.entries)),
-        ));
-    }
-    Ok(TreeCore::from_leaves(
-        entry.id,
-        entry.name.clone(),
-        leaves,
-        leaf_max,
-        shared.clone(),
-    ))
+/// One tree as the checkpoint names it, every leaf evicted.
+fn evicted_tree(entry: &TreeEntry, leaf_max: usize, shared: &Arc<Shared>) -> TreeCore {
+    let leaves = entry
+        .leaves
+        .iter()
+        .enumerate()
+        .map(|(i, leaf)| {
+            let hi = entry.leaves.get(i + 1).map(|next| next.lo.clone());
+            (
+                leaf.lo.clone(),
+                Arc::new(Leaf::evicted(leaf.id, leaf.lo.clone(), hi)),
+            )
+        })
+        .collect();
+    TreeCore::from_leaves(entry.id, entry.name.clone(), leaves, leaf_max, shared.clone())
 }
 
 /// Applies replayed ops to the trees being rebuilt.

@@ -26,7 +26,7 @@ use crate::iter::Iter;
 use crate::leaf::Leaf;
 use crate::log::Log;
 use crate::record::TreeId;
-use crate::sync::{lock, read, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::tree::{bounds, prefix_bounds};
 use crate::{Error, IVec, Result, Tree};
 
@@ -157,11 +157,11 @@ impl TreeCore {
         loop {
             if let Some(leaves) = self.shared.frozen.find(self.id, at) {
                 let leaf = frozen_leaf_for(&leaves, key);
-                return Ok(read(&leaf.state).get_at(key, at));
+                return Ok(self.read_resident(leaf)?.get_at(key, at));
             }
             let guard = epoch::pin();
             let leaf = self.index.leaf_for(key, &guard);
-            let state = read(&leaf.state);
+            let state = self.read_resident(leaf)?;
             if state.covers(key) {
                 return Ok(state.get_at(key, at));
             }

@@ -10,6 +10,14 @@ use crate::{recovery, Db, Error, Result};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Stats {
+    /// Point reads and writes that found their leaf in memory.
+    pub cache_hits: u64,
+    /// Leaves read back from their pages (by any access).
+    pub cache_misses: u64,
+    /// Bytes of leaves in memory, as of the cache's last count.
+    pub resident_bytes: u64,
+    /// The configured `cache_capacity`.
+    pub cache_capacity: u64,
     /// Bytes in all the database's files (as `size_on_disk`).
     pub disk_bytes: u64,
     /// Bytes in log files.
@@ -81,7 +89,12 @@ impl Db {
         let logged = self.engine.log.bytes_written.load(Ordering::Relaxed);
         let paged = checkpoints.pages.bytes_written.load(Ordering::Relaxed);
         let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        let cache = &self.engine.shared.cache;
         Ok(Stats {
+            cache_hits: cache.hits(),
+            cache_misses: cache.misses.load(Ordering::Relaxed),
+            resident_bytes: cache.resident(),
+            cache_capacity: cache.capacity(),
             disk_bytes,
             log_bytes,
             segment_bytes,

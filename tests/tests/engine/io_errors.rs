@@ -18,6 +18,7 @@ fn config(fs: &SimFs) -> Config {
         .path("/db")
         .storage(fs.storage())
         .flush_every_ms(None)
+        .checkpoint_every_ms(None)
         .segment_size(4096)
         .leaf_max_bytes(256)
 }

@@ -545,6 +545,7 @@ fn model_detects_divergence() {
         flush_every_ms: None,
         segment_size: None,
         checkpoint_on_close: true,
+        cache_capacity: 4096,
     })
     .expect("open");
     h.step(&Op::Insert {

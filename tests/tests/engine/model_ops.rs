@@ -206,6 +206,8 @@ pub(super) struct Setup {
     pub(super) segment_size: Option<usize>,
     /// Whether closing writes a checkpoint (else reopening replays the log).
     pub(super) checkpoint_on_close: bool,
+    /// Tiny caches make leaves be evicted and read back all the time.
+    pub(super) cache_capacity: u64,
 }
 
 impl Setup {
@@ -219,6 +221,7 @@ impl Setup {
             },
             segment_size: rng.gen_bool(0.5).then_some(4096),
             checkpoint_on_close: rng.gen_bool(0.5),
+            cache_capacity: *[1u64, 4096, 1 << 30].choose(rng).unwrap_or(&4096),
         }
     }
 
@@ -227,7 +230,8 @@ impl Setup {
             .path(dir)
             .leaf_max_bytes(self.leaf_max)
             .flush_every_ms(self.flush_every_ms)
-            .checkpoint_on_close(self.checkpoint_on_close);
+            .checkpoint_on_close(self.checkpoint_on_close)
+            .cache_capacity(self.cache_capacity);
         if let Some(s) = self.segment_size {
             config = config.segment_size(s);
         }

@@ -36,8 +36,10 @@ fn config(fs: &SimFs) -> Config {
         .path("/db")
         .storage(fs.storage())
         .flush_every_ms(None)
+        .checkpoint_every_ms(None)
         .segment_size(4096)
         .leaf_max_bytes(200)
+        .cache_capacity(2048)
 }
 
 fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
