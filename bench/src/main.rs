@@ -5,13 +5,15 @@
 //! one run; the result is printed as a markdown table. `txn` measures transactions:
 //! durable commits against the disk's fsync rate, and small transactions against
 //! sled. `typed` compares skiff's typed layer (collections with secondary indexes)
-//! with native_db 0.8. Each subcommand lives in its own module and is dispatched
+//! with native_db 0.8. `space` compares disk space (after a load, overwrites and a
+//! mass delete), reopen time and memory against the cache. Each subcommand lives in its own module and is dispatched
 //! from [`main`].
 
 mod args;
 mod data;
 mod engines;
 mod report;
+mod space;
 mod txn;
 mod typed;
 mod watch;
@@ -33,6 +35,7 @@ subcommands:
   txn       transactions: durable commits vs the fsync rate, small transactions vs sled
   watch     change streams: commit rate with 0 and 16 subscribers
   typed     typed layer: skiff collections and indexes vs native_db 0.8
+  space     disk space, reopen time and memory vs the cache: skiff vs sled, redb, fjall, lmdb
 
 run `skiff-bench <SUBCOMMAND> --help` for the subcommand's options";
 
@@ -48,6 +51,8 @@ fn main() -> ExitCode {
         "txn" => txn::run(&rest),
         "typed" => typed::run(&rest),
         "watch" => watch::run(&rest),
+        "space" => space::run(&rest),
+        space::CHILD_SUBCOMMAND => space::run_child(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

@@ -44,7 +44,7 @@ const SMALL_SEGMENTS: usize = 4;
 /// Log bytes that make a checkpoint due, at the least; more for large
 /// databases (an eighth of the live page bytes), so the work of a checkpoint
 /// stays in proportion to what it saves.
-const MIN_LOG_BYTES: u64 = 8 << 20;
+const MIN_LOG_BYTES: u64 = 1 << 20;
 /// How often the background thread looks whether a checkpoint or an
 /// eviction pass is due.
 const POLL: Duration = Duration::from_millis(20);
@@ -106,6 +106,9 @@ impl Checkpoints {
                 state.last.count += 1;
                 state.last.at = Some(SystemTime::now());
                 state.last.duration = began.elapsed();
+                drop(state);
+                // The leaves just written may be evicted now.
+                self.shared.cache.evict();
                 Ok(())
             }
             Err(e) => {
@@ -294,12 +297,13 @@ impl Checkpointer {
                         break;
                     }
                     drop(guard);
-                    let checkpointed = checkpoints.due(every) && {
-                        // A failure poisons the engine; writers report it.
-                        checkpoints.run().is_ok()
-                    };
+                    if checkpoints.due(every) {
+                        // A failure poisons the engine; writers report it. A
+                        // checkpoint ends with an eviction pass.
+                        let _ = checkpoints.run();
+                    }
                     let logged = checkpoints.log.bytes_written.load(Ordering::Relaxed);
-                    if checkpointed || cache.over() || logged - evicted_at >= cache.capacity() / 8 {
+                    if cache.over() || logged - evicted_at >= cache.capacity() / 8 {
                         cache.evict();
                         evicted_at = logged;
                     }

@@ -60,7 +60,7 @@ impl Default for Config {
             storage: Arc::new(FileSystem),
             leaf_max_bytes: 8 * 1024,
             durable_transactions: false,
-            checkpoint_every_ms: Some(10_000),
+            checkpoint_every_ms: Some(1_000),
             checkpoint_on_close: true,
         }
     }
@@ -116,12 +116,22 @@ impl Config {
     }
 
     /// How often the background checkpointer writes a checkpoint if anything
-    /// changed (default 10 s); it also writes one whenever the log has grown
-    /// by 8 MiB or an eighth of the database (or a quarter of the cache, if
+    /// changed (default 1 s: deletes free space only once their leaves are
+    /// rewritten); it also writes one whenever the log has grown by 1 MiB or
+    /// an eighth of the database (or a quarter of the cache, if
     /// less), and it runs the cache's eviction as writes grow resident leaves.
     /// `None` turns the background checkpointer off: checkpoints happen only
     /// through `Db::checkpoint` and at close, and changed leaves stay in memory
     /// until then. Not in sled.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = skiff_engine::Config::new()
+    ///     .path(dir.path().join("db"))
+    ///     .checkpoint_every_ms(Some(5_000))
+    ///     .open()?;
+    /// # Ok::<(), skiff_engine::Error>(())
+    /// ```
     pub fn checkpoint_every_ms(mut self, every: Option<u64>) -> Config {
         self.checkpoint_every_ms = every;
         self

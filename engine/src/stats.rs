@@ -129,6 +129,17 @@ impl Db {
 
     /// [`verify`](Db::verify), calling `progress(done, total)` as it goes
     /// (`total` counts pages; log records are added as they are found).
+    ///
+    /// ```
+    /// let db = skiff_engine::Config::new().temporary(true).open()?;
+    /// db.insert(b"k", b"v")?;
+    /// db.checkpoint()?;
+    /// let mut last = (0, 0);
+    /// let report = db.verify_with_progress(|done, total| last = (done, total))?;
+    /// assert!(report.is_ok());
+    /// assert_eq!(last.0, last.1);
+    /// # Ok::<(), skiff_engine::Error>(())
+    /// ```
     pub fn verify_with_progress(&self, mut progress: impl FnMut(u64, u64)) -> Result<Verification> {
         let engine = &self.engine;
         let checkpoints = &engine.checkpoints;

@@ -1,4 +1,5 @@
-//! Adapter for fjall: one keyspace, default database and keyspace options.
+//! Adapter for fjall: one keyspace, default database and keyspace options (but
+//! the cache size, when one is asked for).
 
 use std::path::Path;
 
@@ -15,9 +16,14 @@ pub struct FjallEngine {
 }
 
 impl FjallEngine {
-    /// Opens a new database in `dir`.
-    pub fn open(dir: &Path) -> BenchResult<FjallEngine> {
-        let db = Database::builder(dir.join("fjall")).open()?;
+    /// Opens the database in `dir` (a new one if there is none), with a block cache
+    /// of `cache_bytes` if given, else fjall's default.
+    pub fn open(dir: &Path, cache_bytes: Option<u64>) -> BenchResult<FjallEngine> {
+        let mut builder = Database::builder(dir.join("fjall"));
+        if let Some(bytes) = cache_bytes {
+            builder = builder.cache_size(bytes);
+        }
+        let db = builder.open()?;
         let ks = db.keyspace("bench", KeyspaceCreateOptions::default)?;
         Ok(FjallEngine { db, ks })
     }
@@ -29,6 +35,24 @@ impl Engine for FjallEngine {
         let mut b = self.db.batch();
         for (k, v) in batch {
             b.insert(&self.ks, &k[..], &v[..]);
+        }
+        b.commit()?;
+        Ok(())
+    }
+
+    fn put_batch(&self, batch: &[(&[u8], &[u8])]) -> BenchResult<()> {
+        let mut b = self.db.batch();
+        for &(k, v) in batch {
+            b.insert(&self.ks, k, v);
+        }
+        b.commit()?;
+        Ok(())
+    }
+
+    fn remove_batch(&self, keys: &[&[u8]]) -> BenchResult<()> {
+        let mut b = self.db.batch();
+        for &k in keys {
+            b.remove(&self.ks, k);
         }
         b.commit()?;
         Ok(())

@@ -17,32 +17,73 @@ pub struct LmdbEngine {
 }
 
 impl LmdbEngine {
-    /// Opens a new environment in `dir`, with a map big enough for `keys` entries.
-    pub fn open(dir: &Path, keys: usize) -> BenchResult<LmdbEngine> {
+    /// Opens the environment in `dir` (a new one if there is none), with a map big
+    /// enough for `keys` entries of `entry_len` bytes. An existing environment is
+    /// opened without a write.
+    pub fn open(dir: &Path, keys: usize, entry_len: usize) -> BenchResult<LmdbEngine> {
         let path = dir.join("lmdb");
+        let fresh = !path.join("data.mdb").exists();
         std::fs::create_dir_all(&path)?;
-        // 1 GiB plus 1 KiB per entry: far above what 116-byte entries take, and the
-        // file only grows as pages are used. A whole number of 4 KiB pages.
-        let map_size = (1 << 30) + keys.div_ceil(4) * 4096;
-        // SAFETY: the directory is fresh and private to this process, no other
-        // environment is open on it, and no unsafe flag is set at open time.
+        // 1 GiB plus 1 KiB (or 4 entries' worth, if more) per entry: far above what
+        // the entries take, and the file only grows as pages are used. A whole
+        // number of 4 KiB pages.
+        let per_entry = entry_len.saturating_mul(4).max(1024);
+        let map_size = (1 << 30) + keys.saturating_mul(per_entry).div_ceil(4096) * 4096;
+        // SAFETY: the directory is private to this process, no other environment is
+        // open on it, and no unsafe flag is set at open time.
         let env = unsafe { EnvOpenOptions::new().map_size(map_size).max_dbs(1).open(&path)? };
-        let mut txn = env.write_txn()?;
-        let db = env.create_database(&mut txn, None)?;
-        txn.commit()?;
+        let db = if fresh {
+            let mut txn = env.write_txn()?;
+            let db = env.create_database(&mut txn, None)?;
+            txn.commit()?;
+            db
+        } else {
+            let txn = env.read_txn()?;
+            let db = env
+                .open_database(&txn, None)?
+                .ok_or("LMDB environment without its unnamed database")?;
+            txn.commit()?;
+            db
+        };
         Ok(LmdbEngine { env, db })
+    }
+
+    /// Runs `f` in one write transaction, committed durably (LMDB's default).
+    fn write(&self, f: impl FnOnce(&mut heed::RwTxn<'_>) -> BenchResult<()>) -> BenchResult<()> {
+        let mut txn = self.env.write_txn()?;
+        f(&mut txn)?;
+        txn.commit()?;
+        Ok(())
     }
 }
 
 impl Engine for LmdbEngine {
     /// One write transaction per batch, committed durably (LMDB's default).
     fn load(&self, batch: &[(Key, Value)]) -> BenchResult<()> {
-        let mut txn = self.env.write_txn()?;
-        for (k, v) in batch {
-            self.db.put(&mut txn, &k[..], &v[..])?;
-        }
-        txn.commit()?;
-        Ok(())
+        self.write(|txn| {
+            for (k, v) in batch {
+                self.db.put(txn, &k[..], &v[..])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_batch(&self, batch: &[(&[u8], &[u8])]) -> BenchResult<()> {
+        self.write(|txn| {
+            for &(k, v) in batch {
+                self.db.put(txn, k, v)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_batch(&self, keys: &[&[u8]]) -> BenchResult<()> {
+        self.write(|txn| {
+            for &k in keys {
+                self.db.delete(txn, k)?;
+            }
+            Ok(())
+        })
     }
 
     fn get(&self, key: &[u8]) -> BenchResult<Option<usize>> {

@@ -5,6 +5,10 @@
 //! sync in the background). `remove` is a single, unbatched operation: redb and LMDB
 //! then commit one non-durable transaction per remove (the way skiff, sled and fjall
 //! treat single writes), and `flush` makes everything durable in every engine.
+//! `put_batch` and `remove_batch` (used by the `space` subcommand) commit like `load`.
+//!
+//! [`EngineKind::open_with`] opens a new or an existing database with an optional
+//! cache budget ([`OpenOptions`]); opening an existing one writes nothing.
 
 mod fjall;
 mod lmdb;
@@ -14,7 +18,7 @@ mod sled;
 
 use std::path::Path;
 
-use crate::data::{Key, Value};
+use crate::data::{Key, Value, KEY_LEN, VALUE_LEN};
 use crate::BenchResult;
 
 /// A key-value engine under test. Shared by reference between reader threads.
@@ -28,6 +32,12 @@ pub trait Engine: Sync {
     fn scan(&self, start: &[u8], n: usize) -> BenchResult<usize>;
     /// Removes `key` as a single operation of its own.
     fn remove(&self, key: &[u8]) -> BenchResult<()>;
+    /// Writes `batch` (keys and values of any length) as one atomic batch or write
+    /// transaction, committed like [`Engine::load`].
+    fn put_batch(&self, batch: &[(&[u8], &[u8])]) -> BenchResult<()>;
+    /// Removes `keys` as one atomic batch or write transaction, committed like
+    /// [`Engine::load`].
+    fn remove_batch(&self, keys: &[&[u8]]) -> BenchResult<()>;
     /// Makes every earlier write durable.
     fn flush(&self) -> BenchResult<()>;
     /// Called once before a run of single (unbatched) writes.
@@ -99,15 +109,56 @@ impl EngineKind {
         Ok(kind)
     }
 
-    /// Opens a fresh instance of this engine in the empty directory `dir`.
-    /// `keys` sizes engines that need to know their data's size up front (LMDB).
+    /// Opens a fresh instance of this engine in the empty directory `dir`, with the
+    /// engine's default cache. `keys` sizes engines that need to know their data's
+    /// size up front (LMDB).
     pub fn open(self, dir: &Path, keys: usize) -> BenchResult<Box<dyn Engine>> {
+        self.open_with(dir, &OpenOptions::new(keys))
+    }
+
+    /// Opens this engine's database in `dir`: a new one if `dir` holds none, else
+    /// the one an earlier `open_with` (or [`EngineKind::open`]) left there.
+    pub fn open_with(self, dir: &Path, opts: &OpenOptions) -> BenchResult<Box<dyn Engine>> {
         Ok(match self {
-            EngineKind::Skiff => Box::new(skiff::SkiffEngine::open(dir)?),
-            EngineKind::Sled => Box::new(sled::SledEngine::open(dir)?),
-            EngineKind::Redb => Box::new(redb::RedbEngine::open(dir)?),
-            EngineKind::Fjall => Box::new(fjall::FjallEngine::open(dir)?),
-            EngineKind::Lmdb => Box::new(lmdb::LmdbEngine::open(dir, keys)?),
+            EngineKind::Skiff => Box::new(skiff::SkiffEngine::open(dir, opts.cache_bytes)?),
+            EngineKind::Sled => Box::new(sled::SledEngine::open(dir, opts.cache_bytes)?),
+            EngineKind::Redb => Box::new(redb::RedbEngine::open(dir, opts.cache_bytes)?),
+            EngineKind::Fjall => Box::new(fjall::FjallEngine::open(dir, opts.cache_bytes)?),
+            EngineKind::Lmdb => Box::new(lmdb::LmdbEngine::open(dir, opts.keys, opts.entry_len)?),
         })
+    }
+
+    /// How this engine's cache is set by [`OpenOptions::cache_bytes`], for reports.
+    pub fn cache_setting(self) -> &'static str {
+        match self {
+            EngineKind::Skiff => "`Config::cache_capacity`",
+            EngineKind::Sled => "`Config::cache_capacity`",
+            EngineKind::Redb => "`Builder::set_cache_size`",
+            EngineKind::Fjall => "`DatabaseBuilder::cache_size`",
+            EngineKind::Lmdb => "none: OS page cache of the mmap",
+        }
+    }
+}
+
+/// How [`EngineKind::open_with`] opens an engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Number of keys the database will hold at most (sizes LMDB's map).
+    pub keys: usize,
+    /// Bytes of one key plus its value (sizes LMDB's map).
+    pub entry_len: usize,
+    /// Cache budget in bytes; `None` keeps the engine's default. LMDB has no cache
+    /// of its own and ignores it.
+    pub cache_bytes: Option<u64>,
+}
+
+impl OpenOptions {
+    /// Options for up to `keys` entries of the `engine` benchmark's size, default cache.
+    pub fn new(keys: usize) -> OpenOptions {
+        OpenOptions {
+            keys,
+            entry_len: KEY_LEN + VALUE_LEN,
+            cache_bytes: None,
+        }
     }
 }

@@ -17,13 +17,38 @@ pub struct RedbEngine {
 }
 
 impl RedbEngine {
-    /// Creates a new database file in `dir`, with the table already created.
-    pub fn open(dir: &Path) -> BenchResult<RedbEngine> {
-        let db = Database::create(dir.join("bench.redb"))?;
-        let txn = db.begin_write()?;
-        txn.open_table(TABLE)?;
-        txn.commit()?;
+    /// Opens the database file in `dir`, with a cache of `cache_bytes` if given,
+    /// else redb's default. A new file gets the table created; an existing one is
+    /// opened without a write.
+    pub fn open(dir: &Path, cache_bytes: Option<u64>) -> BenchResult<RedbEngine> {
+        let path = dir.join("bench.redb");
+        let fresh = !path.exists();
+        let mut builder = Database::builder();
+        if let Some(bytes) = cache_bytes {
+            builder.set_cache_size(usize::try_from(bytes)?);
+        }
+        let db = builder.create(path)?;
+        if fresh {
+            let txn = db.begin_write()?;
+            txn.open_table(TABLE)?;
+            txn.commit()?;
+        }
         Ok(RedbEngine { db })
+    }
+
+    /// Runs `f` on the table in one write transaction, committed with the default
+    /// durability (`Immediate`: fsynced before `commit` returns).
+    fn write(
+        &self,
+        f: impl FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> BenchResult<()>,
+    ) -> BenchResult<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(TABLE)?;
+            f(&mut table)?;
+        }
+        txn.commit()?;
+        Ok(())
     }
 }
 
@@ -31,15 +56,30 @@ impl Engine for RedbEngine {
     /// One write transaction per batch, committed with the default durability
     /// (`Immediate`: fsynced before `commit` returns).
     fn load(&self, batch: &[(Key, Value)]) -> BenchResult<()> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(TABLE)?;
+        self.write(|table| {
             for (k, v) in batch {
                 table.insert(&k[..], &v[..])?;
             }
-        }
-        txn.commit()?;
-        Ok(())
+            Ok(())
+        })
+    }
+
+    fn put_batch(&self, batch: &[(&[u8], &[u8])]) -> BenchResult<()> {
+        self.write(|table| {
+            for &(k, v) in batch {
+                table.insert(k, v)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_batch(&self, keys: &[&[u8]]) -> BenchResult<()> {
+        self.write(|table| {
+            for &k in keys {
+                table.remove(k)?;
+            }
+            Ok(())
+        })
     }
 
     fn get(&self, key: &[u8]) -> BenchResult<Option<usize>> {

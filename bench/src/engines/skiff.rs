@@ -14,21 +14,44 @@ pub struct SkiffEngine {
 }
 
 impl SkiffEngine {
-    /// Opens a new database in `dir`.
-    pub fn open(dir: &Path) -> BenchResult<SkiffEngine> {
-        Ok(SkiffEngine {
-            db: Config::new().path(dir.join("skiff")).open()?,
-        })
+    /// Opens the database in `dir` (a new one if there is none), with a cache of
+    /// `cache_bytes` if given, else the default.
+    pub fn open(dir: &Path, cache_bytes: Option<u64>) -> BenchResult<SkiffEngine> {
+        let mut config = Config::new().path(dir.join("skiff"));
+        if let Some(bytes) = cache_bytes {
+            config = config.cache_capacity(bytes);
+        }
+        Ok(SkiffEngine { db: config.open()? })
+    }
+
+    /// Applies one batch of inserts and removes.
+    fn apply<'a>(
+        &self,
+        puts: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        removes: impl Iterator<Item = &'a [u8]>,
+    ) -> BenchResult<()> {
+        let mut b = Batch::default();
+        for (k, v) in puts {
+            b.insert(k, v);
+        }
+        for k in removes {
+            b.remove(k);
+        }
+        Ok(self.db.apply_batch(b)?)
     }
 }
 
 impl Engine for SkiffEngine {
     fn load(&self, batch: &[(Key, Value)]) -> BenchResult<()> {
-        let mut b = Batch::default();
-        for (k, v) in batch {
-            b.insert(&k[..], &v[..]);
-        }
-        Ok(self.db.apply_batch(b)?)
+        self.apply(batch.iter().map(|(k, v)| (&k[..], &v[..])), std::iter::empty())
+    }
+
+    fn put_batch(&self, batch: &[(&[u8], &[u8])]) -> BenchResult<()> {
+        self.apply(batch.iter().copied(), std::iter::empty())
+    }
+
+    fn remove_batch(&self, keys: &[&[u8]]) -> BenchResult<()> {
+        self.apply(std::iter::empty(), keys.iter().copied())
     }
 
     fn get(&self, key: &[u8]) -> BenchResult<Option<usize>> {

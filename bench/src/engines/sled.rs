@@ -1,4 +1,4 @@
-//! Adapter for `sled 0.34 with its default configuration.
+//! Adapter for `sled 0.34` with its default configuration.
 
 use std::path::Path;
 
@@ -14,21 +14,44 @@ pub struct SledEngine {
 }
 
 impl SledEngine {
-    /// Opens a new database in `dir`.
-    pub fn open(dir: &Path) -> BenchResult<SledEngine> {
-        Ok(SledEngine {
-            db: Config::new().path(dir.join("sled")).open()?,
-        })
+    /// Opens the database in `dir` (a new one if there is none), with a cache of
+    /// `cache_bytes` if given, else the default.
+    pub fn open(dir: &Path, cache_bytes: Option<u64>) -> BenchResult<SledEngine> {
+        let mut config = Config::new().path(dir.join("sled"));
+        if let Some(bytes) = cache_bytes {
+            config = config.cache_capacity(bytes);
+        }
+        Ok(SledEngine { db: config.open()? })
+    }
+
+    /// Applies one batch of inserts and removes.
+    fn apply<'a>(
+        &self,
+        puts: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        removes: impl Iterator<Item = &'a [u8]>,
+    ) -> BenchResult<()> {
+        let mut b = Batch::default();
+        for (k, v) in puts {
+            b.insert(k, v);
+        }
+        for k in removes {
+            b.remove(k);
+        }
+        Ok(self.db.apply_batch(b)?)
     }
 }
 
 impl Engine for SledEngine {
     fn load(&self, batch: &[(Key, Value)]) -> BenchResult<()> {
-        let mut b = Batch::default();
-        for (k, v) in batch {
-            b.insert(&k[..], &v[..]);
-        }
-        Ok(self.db.apply_batch(b)?)
+        self.apply(batch.iter().map(|(k, v)| (&k[..], &v[..])), std::iter::empty())
+    }
+
+    fn put_batch(&self, batch: &[(&[u8], &[u8])]) -> BenchResult<()> {
+        self.apply(batch.iter().copied(), std::iter::empty())
+    }
+
+    fn remove_batch(&self, keys: &[&[u8]]) -> BenchResult<()> {
+        self.apply(std::iter::empty(), keys.iter().copied())
     }
 
     fn get(&self, key: &[u8]) -> BenchResult<Option<usize>> {

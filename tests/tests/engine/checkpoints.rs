@@ -397,3 +397,43 @@ fn a_damaged_or_missing_checkpoint_or_segment_is_corruption() {
         other => panic!("missing segment: expected corruption, got {other:?}"),
     }
 }
+
+/// A snapshot taken before `clear` and `drop_tree` keeps reading the old
+/// leaves even when they had been evicted and later checkpoints removed their
+/// pages from the page table.
+#[test]
+fn snapshots_read_evicted_leaves_of_cleared_and_dropped_trees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let db = config(&path)
+        .cache_capacity(1)
+        .leaf_max_bytes(512)
+        .open()
+        .expect("open");
+    let a = db.open_tree("a").expect("tree");
+    let b = db.open_tree("b").expect("tree");
+    for i in 0..2_000u32 {
+        a.insert(key(i), vec![5u8; 30]).expect("insert");
+        b.insert(key(i), vec![6u8; 30]).expect("insert");
+    }
+    db.checkpoint().expect("checkpoint");
+    // Reading one key evicts the rest: the cache holds one byte.
+    assert_eq!(a.get(key(7)).expect("get").as_deref(), Some(&[5u8; 30][..]));
+    assert!(db.stats().expect("stats").resident_bytes < 4096);
+    let snap = db.snapshot();
+    a.clear().expect("clear");
+    db.drop_tree("b").expect("drop");
+    db.checkpoint().expect("checkpoint");
+    db.checkpoint().expect("checkpoint");
+    let old_a: Vec<_> = snap.iter(&a).collect::<Result<_, _>>().expect("snapshot of a");
+    assert_eq!(old_a.len(), 2_000);
+    assert!(old_a.iter().all(|(_, v)| **v == [5u8; 30]));
+    assert_eq!(
+        snap.get(&b, key(1999)).expect("get").as_deref(),
+        Some(&[6u8; 30][..])
+    );
+    assert!(a.is_empty());
+    drop(snap);
+    let misses = db.stats().expect("stats").cache_misses;
+    assert!(misses > 0, "leaves were read back from pages");
+}
