@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::background::Periodic;
 use crate::btree::{Captured, Shared};
 use crate::checkpoint::{self, Checkpoint, LeafEntry, Loc, TreeEntry};
 use crate::db::{Catalog, IdGen};
@@ -33,7 +34,7 @@ use crate::io::Storage;
 use crate::log::Log;
 use crate::page;
 use crate::page_store::PageStore;
-use crate::sync::{lock, read, write, Arc, Condvar, Mutex, Ordering, RwLock};
+use crate::sync::{lock, read, write, Arc, Mutex, Ordering, RwLock};
 use crate::{Error, Result};
 
 /// Segments whose live pages fill less than this share are emptied.
@@ -272,58 +273,23 @@ impl Checkpoints {
     }
 }
 
-/// The background thread that checkpoints when one is due.
-pub(crate) struct Checkpointer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    pub(crate) fn start(checkpoints: Arc<Checkpoints>, every: Duration) -> Result<Checkpointer> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("skiff-checkpointer".into())
-            .spawn(move || {
-                let (stopped, cv) = &*signal;
-                let mut guard = lock(stopped);
-                let cache = &checkpoints.shared.cache;
-                // Writes grow resident leaves without the cache counting
-                // them: a pass recounts after every eighth of the capacity.
-                let mut evicted_at = 0;
-                while !*guard {
-                    guard = cv.wait_timeout(guard, POLL).unwrap_or_else(|e| e.into_inner()).0;
-                    if *guard {
-                        break;
-                    }
-                    drop(guard);
-                    if checkpoints.due(every) {
-                        // A failure poisons the engine; writers report it. A
-                        // checkpoint ends with an eviction pass.
-                        let _ = checkpoints.run();
-                    }
-                    let logged = checkpoints.log.bytes_written.load(Ordering::Relaxed);
-                    if cache.over() || logged - evicted_at >= cache.capacity() / 8 {
-                        cache.evict();
-                        evicted_at = logged;
-                    }
-                    guard = lock(stopped);
-                }
-            })
-            .map_err(|e| Error::io("spawn checkpointer thread", "", e))?;
-        Ok(Checkpointer {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+/// The background thread that checkpoints when one is due (see `due`) and
+/// runs the cache's eviction as writes grow resident leaves.
+pub(crate) fn start(checkpoints: Arc<Checkpoints>, every: Duration) -> Result<Periodic> {
+    // Writes grow resident leaves without the cache counting them: a pass
+    // recounts after every eighth of the capacity written to the log.
+    let mut evicted_at = 0;
+    Periodic::start("skiff-checkpointer", POLL, move || {
+        if checkpoints.due(every) {
+            // A failure poisons the engine; writers report it. A checkpoint
+            // ends with an eviction pass.
+            let _ = checkpoints.run();
         }
-    }
+        let cache = &checkpoints.shared.cache;
+        let logged = checkpoints.log.bytes_written.load(Ordering::Relaxed);
+        if cache.over() || logged - evicted_at >= cache.capacity() / 8 {
+            cache.evict();
+            evicted_at = logged;
+        }
+    })
 }

@@ -22,11 +22,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::background::Periodic;
 use crate::btree::{Shared, TreeCore};
-use crate::checkpointer::{self, Checkpointer, Checkpoints};
+use crate::checkpointer::{self, Checkpoints};
 use crate::config::Config;
 use crate::io::{Storage, StorageFile};
-use crate::log::{Flusher, Log};
+use crate::log::{self, Log};
 use crate::page_store::PageStore;
 use crate::record::{OpRef, TreeId};
 use crate::sync::{lock, read, write, Arc, Mutex, RwLock};
@@ -75,13 +76,13 @@ pub(crate) struct Engine {
     ids: Arc<Mutex<IdGen>>,
     leaf_max: usize,
     pub(crate) checkpoints: Arc<Checkpoints>,
-    checkpointer: Mutex<Option<Checkpointer>>,
+    checkpointer: Mutex<Option<Periodic>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) durable_transactions: bool,
     checkpoint_on_close: bool,
     was_recovered: bool,
     temporary: bool,
-    flusher: Mutex<Option<Flusher>>,
+    flusher: Mutex<Option<Periodic>>,
     _lock: Box<dyn StorageFile>,
 }
 
@@ -263,7 +264,8 @@ impl Db {
         )?);
         let flusher = config
             .flush_every_ms
-            .map(|ms| Flusher::start(log.clone(), Duration::from_millis(ms.max(1))));
+            .map(|ms| log::start_flusher(log.clone(), Duration::from_millis(ms.max(1))))
+            .transpose()?;
         let catalog = Arc::new(RwLock::new(catalog));
         let ids = Arc::new(Mutex::new(IdGen {
             next: ids_next,
@@ -283,7 +285,7 @@ impl Db {
         });
         // Temporary databases checkpoint too: dirty leaves cannot be evicted.
         let checkpointer = match config.checkpoint_every_ms {
-            Some(ms) => Some(Checkpointer::start(
+            Some(ms) => Some(checkpointer::start(
                 checkpoints.clone(),
                 Duration::from_millis(ms),
             )?),

@@ -20,6 +20,7 @@
 //! [`Tree::flush`] returns once everything before it is fsynced. After a crash
 //! the database holds a prefix of the writes, never part of a batch.
 
+mod background;
 mod batch;
 mod btree;
 mod cache;

@@ -18,10 +18,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::background::Periodic;
 use crate::group_commit::GroupCommit;
 use crate::io::{Storage, StorageFile};
 use crate::record::{self, OpRef};
-use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 use crate::versions::Stamp;
 use crate::{Error, Result, MAX_BATCH_BYTES};
 
@@ -393,48 +394,12 @@ pub(crate) fn remove_files_before(storage: &dyn Storage, dir: &Path, seq: u64) -
     Ok(())
 }
 
-/// The background flusher: fsyncs the log every `every` until stopped.
-pub(crate) struct Flusher {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Flusher {
-    pub(crate) fn start(log: Arc<Log>, every: Duration) -> Flusher {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("skiff-flusher".into())
-            .spawn(move || {
-                let (stopped, cv) = &*signal;
-                let mut guard = lock(stopped);
-                while !*guard {
-                    guard = cv.wait_timeout(guard, every).unwrap_or_else(|e| e.into_inner()).0;
-                    if *guard {
-                        break;
-                    }
-                    drop(guard);
-                    // An error poisons the log; writers will report it.
-                    let _ = log.flush();
-                    guard = lock(stopped);
-                }
-            })
-            .expect("spawning the flusher thread");
-        Flusher {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Flusher {
-    fn drop(&mut self) {
-        *lock(&self.stop.0) = true;
-        self.stop.1.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The background flusher: fsyncs the log every `every` until dropped.
+pub(crate) fn start_flusher(log: Arc<Log>, every: Duration) -> Result<Periodic> {
+    Periodic::start("skiff-flusher", every, move || {
+        // An error poisons the log; writers will report it.
+        let _ = log.flush();
+    })
 }
 
 #[cfg(test)]

@@ -13,8 +13,7 @@
 mod fjall;
 mod lmdb;
 mod redb;
-mod skiff;
-mod sled;
+mod sled_api;
 
 use std::path::Path;
 
@@ -120,8 +119,8 @@ impl EngineKind {
     /// the one an earlier `open_with` (or [`EngineKind::open`]) left there.
     pub fn open_with(self, dir: &Path, opts: &OpenOptions) -> BenchResult<Box<dyn Engine>> {
         Ok(match self {
-            EngineKind::Skiff => Box::new(skiff::SkiffEngine::open(dir, opts.cache_bytes)?),
-            EngineKind::Sled => Box::new(sled::SledEngine::open(dir, opts.cache_bytes)?),
+            EngineKind::Skiff => Box::new(sled_api::SkiffEngine::open(dir, opts.cache_bytes)?),
+            EngineKind::Sled => Box::new(sled_api::SledEngine::open(dir, opts.cache_bytes)?),
             EngineKind::Redb => Box::new(redb::RedbEngine::open(dir, opts.cache_bytes)?),
             EngineKind::Fjall => Box::new(fjall::FjallEngine::open(dir, opts.cache_bytes)?),
             EngineKind::Lmdb => Box::new(lmdb::LmdbEngine::open(dir, opts.keys, opts.entry_len)?),
