@@ -16,7 +16,7 @@ use crossbeam_epoch::{self as epoch, Guard};
 
 use crate::cache::Cache;
 use crate::index::Index;
-use crate::leaf::{Leaf, LeafState};
+use crate::leaf::{Blobs, Leaf, LeafState};
 use crate::page_store::PageStore;
 use crate::record::TreeId;
 use crate::snapshot::{Frozen, FrozenLeaves};
@@ -185,12 +185,13 @@ impl Shared {
 
 /// A leaf as a checkpoint captured it.
 pub(crate) enum Captured {
-    /// Changed since its last page: the entries to write. The leaf is marked
-    /// `saving` until the checkpoint calls `saved`.
+    /// Changed since its last page: the entries to write, and the blobs
+    /// already holding some of its values. The leaf is marked `saving` until
+    /// the checkpoint has installed its page.
     Dirty {
-        leaf: Arc<Leaf>,
         hi: Option<IVec>,
         entries: Vec<(IVec, IVec)>,
+        blobs: Blobs,
     },
     /// Its page in the page table is current.
     Clean,
@@ -223,7 +224,7 @@ impl TreeCore {
     /// structure lock keeps the set of leaves fixed meanwhile, so every key is
     /// in exactly one captured leaf; each leaf's copy reflects a moment after
     /// the call began.
-    pub(crate) fn capture(&self) -> Option<Vec<(u64, IVec, Captured)>> {
+    pub(crate) fn capture(&self) -> Option<Vec<(Arc<Leaf>, IVec, Captured)>> {
         let _s = self.index.lock_structure();
         if self.dropped.load(Ordering::Acquire) {
             return None;
@@ -237,14 +238,14 @@ impl TreeCore {
                 state.dirty = false;
                 state.saving = true;
                 Captured::Dirty {
-                    leaf: leaf.clone(),
                     hi: state.hi.clone(),
                     entries: state.entries.clone(),
+                    blobs: state.blobs.as_deref().cloned().unwrap_or_default(),
                 }
             } else {
                 Captured::Clean
             };
-            out.push((leaf.id, state.lo.clone(), c));
+            out.push((leaf.clone(), state.lo.clone(), c));
         }
         Some(out)
     }
@@ -325,11 +326,11 @@ impl TreeCore {
 
     /// Reads an evicted leaf's entries back from its page.
     fn load(&self, leaf: &Arc<Leaf>, state: &mut LeafState) -> Result<()> {
-        let entries = self
-            .shared
-            .pages
-            .read_leaf(leaf.id, self.id, &state.lo, state.hi.as_deref())?;
-        let bytes = state.fill(entries);
+        let (entries, blobs) =
+            self.shared
+                .pages
+                .read_leaf(leaf.id, self.id, &state.lo, state.hi.as_deref())?;
+        let bytes = state.fill(entries, blobs);
         self.shared.cache.misses.fetch_add(1, Ordering::Relaxed);
         self.shared.cache.admit(leaf, bytes);
         Ok(())

@@ -22,8 +22,12 @@
 //!         written_ms u64     wall clock, for `stats`
 //!         tree_count u32, tree_count × tree
 //! tree := id u32, name_len u32, name, leaf_count u32, leaf_count × leaf (in key order)
-//! leaf := id u64, segment u64, offset u64, len u32, lo_len u32, lo
+//! leaf := id u64, segment u64, offset u64, len u32, lo_len u32, lo,
+//!         blob_count u32, blob_count × (segment u64, offset u64, len u32)
 //! ```
+//!
+//! A leaf's blobs (its values stored out of line, see `blob`) are listed so
+//! that live bytes per segment are known without reading pages.
 
 use std::fmt;
 
@@ -38,8 +42,8 @@ const MAGIC: &[u8; 8] = b"SKIFFCKP";
 const VERSION: u32 = 1;
 const HEADER_LEN: usize = 24;
 
-/// Where a page lies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where a page or blob lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Loc {
     pub segment: u64,
     pub offset: u64,
@@ -52,6 +56,8 @@ pub(crate) struct LeafEntry {
     pub id: u64,
     pub lo: IVec,
     pub loc: Loc,
+    /// The blobs its page points to.
+    pub blobs: Vec<Loc>,
 }
 
 /// One tree: its name and its leaves in key order.
@@ -130,6 +136,12 @@ impl Checkpoint {
                 }
                 body.extend_from_slice(&leaf.loc.len.to_le_bytes());
                 put_bytes(&mut body, &leaf.lo);
+                put_count(&mut body, leaf.blobs.len());
+                for blob in &leaf.blobs {
+                    body.extend_from_slice(&blob.segment.to_le_bytes());
+                    body.extend_from_slice(&blob.offset.to_le_bytes());
+                    body.extend_from_slice(&blob.len.to_le_bytes());
+                }
             }
         }
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
@@ -179,7 +191,7 @@ impl Checkpoint {
         for _ in 0..trees {
             let id = r.u32()?;
             let name = r.bytes()?;
-            let leaves = r.count(32)?;
+            let leaves = r.count(36)?;
             let mut entry = TreeEntry {
                 id,
                 name,
@@ -189,6 +201,15 @@ impl Checkpoint {
                 let (id, segment, offset) = (r.u64()?, r.u64()?, r.u64()?);
                 let len = r.u32()?;
                 let lo = r.bytes()?;
+                let blob_count = r.count(20)?;
+                let mut blobs = Vec::with_capacity(blob_count);
+                for _ in 0..blob_count {
+                    blobs.push(Loc {
+                        segment: r.u64()?,
+                        offset: r.u64()?,
+                        len: r.u32()?,
+                    });
+                }
                 if entry.leaves.last().is_some_and(|prev: &LeafEntry| prev.lo >= lo) {
                     return damaged(r.pos, "checkpoint leaves out of key order");
                 }
@@ -196,6 +217,7 @@ impl Checkpoint {
                     id,
                     lo,
                     loc: Loc { segment, offset, len },
+                    blobs,
                 });
             }
             if entry.leaves.first().is_none_or(|l| !l.lo.is_empty()) {
@@ -271,6 +293,13 @@ mod tests {
                 offset: id * 100,
                 len: 77,
             },
+            blobs: (0..id % 3)
+                .map(|b| Loc {
+                    segment: b,
+                    offset: 16 + b * 5000,
+                    len: 4120,
+                })
+                .collect(),
         };
         Checkpoint {
             log_seq: 4,

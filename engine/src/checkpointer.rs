@@ -27,15 +27,18 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::background::Periodic;
+use crate::blob;
 use crate::btree::{Captured, Shared};
 use crate::checkpoint::{self, Checkpoint, LeafEntry, Loc, TreeEntry};
 use crate::db::{Catalog, IdGen};
 use crate::io::Storage;
+use crate::leaf::{Blobs, Leaf};
 use crate::log::Log;
-use crate::page;
-use crate::page_store::PageStore;
+use crate::page::{self, Stored};
+use crate::page_store::{PageStore, Placed, Writer};
+use crate::record::TreeId;
 use crate::sync::{lock, read, write, Arc, Mutex, Ordering, RwLock};
-use crate::{Error, Result};
+use crate::{Error, IVec, Result};
 
 /// Segments whose live pages fill less than this share are emptied.
 const CLEAN_BELOW: f64 = 0.7;
@@ -58,6 +61,8 @@ pub(crate) struct LastCheckpoint {
     pub duration: Duration,
     pub pages_written: u64,
     pub pages_copied: u64,
+    /// Bytes of pages and blobs written to segments.
+    pub bytes_written: u64,
 }
 
 /// Checkpoint bookkeeping, under the mutex that makes them one at a time.
@@ -137,6 +142,7 @@ impl Checkpoints {
     fn checkpoint_locked(&self, state: &mut State) -> Result<()> {
         state.log_mark = self.log.bytes_written.load(Ordering::Relaxed);
         state.started = Instant::now();
+        let bytes_before = self.pages.bytes_written.load(Ordering::Relaxed);
         let (log_seq, start_lsn) = self.log.start_file()?;
         let (trees, next_tree) = {
             let catalog = read(&self.catalog);
@@ -152,48 +158,53 @@ impl Checkpoints {
         }
         let next_leaf = self.shared.leaf_ids.load(Ordering::Relaxed);
 
-        // Which pages stay where they are, and so which segments to empty.
-        let mut kept: HashMap<u64, Loc> = HashMap::new();
+        // Which pages and blobs stay where they are, and so which segments to
+        // empty.
+        let mut kept: HashMap<u64, Placed> = HashMap::new();
+        let mut reused = Vec::new();
         for (_, _, leaves) in &captured {
-            for (id, _, c) in leaves {
-                if matches!(c, Captured::Clean) {
-                    let loc = self
-                        .pages
-                        .loc(*id)
-                        .ok_or_else(|| Error::ReportableBug(format!("clean leaf {id} has no page")))?;
-                    kept.insert(*id, loc);
+            for (leaf, _, c) in leaves {
+                match c {
+                    Captured::Clean => {
+                        let placed = self.pages.placed(leaf.id).ok_or_else(|| {
+                            Error::ReportableBug(format!("clean leaf {} has no page", leaf.id))
+                        })?;
+                        kept.insert(leaf.id, placed);
+                    }
+                    Captured::Dirty { blobs, .. } => reused.extend(blobs.values().copied()),
                 }
             }
         }
-        let victims = self.pick_victims(&kept);
-
-        let level = self.level;
-        let mut writer = self.pages.writer(self.segment_size);
+        let mut placer = Placer {
+            victims: self.pick_victims(kept.values().flat_map(Placed::locs).chain(reused)),
+            writer: self.pages.writer(self.segment_size),
+            pages: &self.pages,
+            level: self.level,
+            saving: Vec::new(),
+            new_blobs: Vec::new(),
+            moved: Vec::new(),
+            copied: 0,
+        };
         let mut table = HashMap::with_capacity(kept.len());
         let mut trees_out = Vec::with_capacity(captured.len());
-        let mut saving = Vec::new();
-        let (mut written, mut copied) = (0, 0);
+        let mut written = 0;
         for (tree, name, leaves) in captured {
             let mut entries = Vec::with_capacity(leaves.len());
-            for (id, lo, c) in leaves {
-                let loc = match c {
-                    Captured::Dirty { leaf, hi, entries } => {
+            for (leaf, lo, c) in leaves {
+                let placed = match c {
+                    Captured::Dirty { hi, entries, blobs } => {
                         written += 1;
-                        saving.push(leaf);
-                        writer.append(&page::encode(id, tree, &lo, hi.as_deref(), &entries, level))?
+                        placer.dirty(&leaf, tree, &lo, hi.as_deref(), entries, &blobs)?
                     }
-                    Captured::Clean => {
-                        let old = kept[&id];
-                        if victims.contains(&old.segment) {
-                            copied += 1;
-                            writer.append(&self.pages.read_raw(old)?)?
-                        } else {
-                            old
-                        }
-                    }
+                    Captured::Clean => placer.clean(&leaf, kept.remove(&leaf.id).unwrap_or_default())?,
                 };
-                table.insert(id, loc);
-                entries.push(LeafEntry { id, lo, loc });
+                entries.push(LeafEntry {
+                    id: leaf.id,
+                    lo,
+                    loc: placed.page,
+                    blobs: placed.blobs.clone(),
+                });
+                table.insert(leaf.id, placed);
             }
             trees_out.push(TreeEntry {
                 id: tree,
@@ -201,6 +212,14 @@ impl Checkpoints {
                 leaves: entries,
             });
         }
+        let Placer {
+            writer,
+            saving,
+            new_blobs,
+            moved,
+            copied,
+            ..
+        } = placer;
         let segments = writer.finish()?;
         self.log.flush()?;
         let ckpt = Checkpoint {
@@ -221,16 +240,34 @@ impl Checkpoints {
         for leaf in saving {
             write(&leaf.state).saving = false;
         }
+        // Values written as blobs can be pointed at again while unchanged.
+        for (leaf, key, value, loc) in new_blobs {
+            let mut state = write(&leaf.state);
+            if !state.evicted && state.get(&key).is_some_and(|v| **v == *value) {
+                state.blobs.get_or_insert_default().insert(key, loc);
+            }
+        }
+        for (leaf, relocated) in moved {
+            if let Some(blobs) = &mut write(&leaf.state).blobs {
+                for loc in blobs.values_mut() {
+                    if let Some((_, new)) = relocated.iter().find(|(old, _)| old == loc) {
+                        *loc = *new;
+                    }
+                }
+            }
+        }
         self.log.remove_files_before(log_seq)?;
         state.last.pages_written = written;
         state.last.pages_copied = copied;
+        state.last.bytes_written = self.pages.bytes_written.load(Ordering::Relaxed) - bytes_before;
         Ok(())
     }
 
-    /// Segments to empty in this checkpoint, given the pages it keeps.
-    fn pick_victims(&self, kept: &HashMap<u64, Loc>) -> HashSet<u64> {
+    /// Segments to empty in this checkpoint, given the pages and blobs it
+    /// keeps where they are.
+    fn pick_victims(&self, kept: impl Iterator<Item = Loc>) -> HashSet<u64> {
         let mut live: HashMap<u64, u64> = HashMap::new();
-        for loc in kept.values() {
+        for loc in kept {
             *live.entry(loc.segment).or_default() += u64::from(loc.len);
         }
         let mut victims = HashSet::new();
@@ -270,6 +307,109 @@ impl Checkpoints {
         storage
             .sync_dir(&self.path)
             .map_err(|e| Error::io("fsync database directory", &self.path, e))
+    }
+}
+
+/// A blob a checkpoint wrote for a leaf's value, to remember in the leaf.
+type NewBlob = (Arc<Leaf>, IVec, IVec, Loc);
+/// A clean leaf whose blobs moved out of emptied segments: old → new places.
+type Moved = (Arc<Leaf>, Vec<(Loc, Loc)>);
+
+/// Decides where each captured leaf's page and blobs go in one checkpoint,
+/// writing what must be written.
+struct Placer<'a> {
+    victims: HashSet<u64>,
+    writer: Writer<'a>,
+    pages: &'a PageStore,
+    level: Option<i32>,
+    /// Dirty leaves written, to be marked evictable after the install.
+    saving: Vec<Arc<Leaf>>,
+    new_blobs: Vec<NewBlob>,
+    moved: Vec<Moved>,
+    copied: u64,
+}
+
+impl Placer<'_> {
+    /// Writes a dirty leaf's page; values of `blob::MIN_LEN` bytes or more go
+    /// out of line, to the blob already holding them if there is one (and it
+    /// is not in a segment being emptied).
+    fn dirty(
+        &mut self,
+        leaf: &Arc<Leaf>,
+        tree: TreeId,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+        entries: Vec<(IVec, IVec)>,
+        blobs: &Blobs,
+    ) -> Result<Placed> {
+        let mut stored = Vec::with_capacity(entries.len());
+        let mut blob_locs = Vec::new();
+        for (k, v) in entries {
+            if v.len() < blob::MIN_LEN {
+                stored.push((k, Stored::Inline(v)));
+                continue;
+            }
+            let loc = match blobs.get(&k) {
+                Some(loc) if !self.victims.contains(&loc.segment) => *loc,
+                _ => {
+                    let loc = self.writer.append(&blob::encode(leaf.id, &v))?;
+                    self.new_blobs.push((leaf.clone(), k.clone(), v, loc));
+                    loc
+                }
+            };
+            blob_locs.push(loc);
+            stored.push((k, Stored::Blob(loc)));
+        }
+        self.saving.push(leaf.clone());
+        let page = self
+            .writer
+            .append(&page::encode(leaf.id, tree, lo, hi, &stored, self.level))?;
+        Ok(Placed {
+            page,
+            blobs: blob_locs,
+        })
+    }
+
+    /// Keeps a clean leaf's page where it is, or copies it (and its blobs)
+    /// out of a segment being emptied.
+    fn clean(&mut self, leaf: &Arc<Leaf>, old: Placed) -> Result<Placed> {
+        if old.blobs.iter().any(|b| self.victims.contains(&b.segment)) {
+            // The page must point at the blobs' new places: rewrite it.
+            self.copied += 1;
+            let mut image = self.pages.read(leaf.id)?;
+            let mut relocated = Vec::new();
+            for (_, v) in &mut image.entries {
+                if let Stored::Blob(loc) = v {
+                    if self.victims.contains(&loc.segment) {
+                        let new = self.writer.append(&self.pages.read_raw_blob(*loc)?)?;
+                        relocated.push((*loc, new));
+                        *loc = new;
+                    }
+                }
+            }
+            let page = self.writer.append(&page::encode(
+                image.leaf,
+                image.tree,
+                &image.lo,
+                image.hi.as_deref(),
+                &image.entries,
+                self.level,
+            ))?;
+            self.moved.push((leaf.clone(), relocated));
+            Ok(Placed {
+                page,
+                blobs: image.blobs().collect(),
+            })
+        } else if self.victims.contains(&old.page.segment) {
+            self.copied += 1;
+            let page = self.writer.append(&self.pages.read_raw(old.page)?)?;
+            Ok(Placed {
+                page,
+                blobs: old.blobs,
+            })
+        } else {
+            Ok(old)
+        }
     }
 }
 

@@ -16,6 +16,9 @@
 
 use std::ops::Bound;
 
+use std::collections::BTreeMap;
+
+use crate::checkpoint::Loc;
 use crate::ivec::PackedBuf;
 use crate::sync::{Arc, AtomicBool, RwLock};
 use crate::versions::{Stamp, Versions};
@@ -56,6 +59,10 @@ pub(crate) struct LeafState {
     unpacked: usize,
     /// Values superseded while snapshots were open (see `versions`).
     versions: Option<Box<Versions>>,
+    /// Keys whose current value is already stored in a blob (see `blob`),
+    /// and where: a checkpoint rewriting this leaf points at those blobs
+    /// again instead of copying the values. A change to a key drops its entry.
+    pub blobs: Option<Box<Blobs>>,
     /// Changed since the page store last wrote it: the next checkpoint writes
     /// it. A clean leaf's page in the page table holds exactly its entries.
     pub dirty: bool,
@@ -69,11 +76,15 @@ pub(crate) struct LeafState {
     pub evicted: bool,
 }
 
+/// Where the blobs of a leaf's large values lie, by key.
+pub(crate) type Blobs = BTreeMap<IVec, Loc>;
+
 /// A piece cut off a leaf by `LeafState::split`, to become a new leaf.
 pub(crate) struct Piece {
     pub low: IVec,
     pub entries: Vec<(IVec, IVec)>,
     pub versions: Option<Box<Versions>>,
+    pub blobs: Option<Box<Blobs>>,
 }
 
 /// Copies every long key and value of `entries` into one shared buffer and
@@ -143,6 +154,7 @@ impl Leaf {
                 bytes,
                 unpacked: 0,
                 versions: None,
+                blobs: None,
                 dirty,
                 saving: false,
                 evicted: false,
@@ -153,7 +165,11 @@ impl Leaf {
     /// A new leaf holding a piece of a split.
     pub(crate) fn from_piece(id: u64, piece: Piece, hi: Option<IVec>) -> Leaf {
         let leaf = Leaf::new(id, piece.low, hi, piece.entries);
-        crate::sync::write(&leaf.state).versions = piece.versions;
+        {
+            let mut state = crate::sync::write(&leaf.state);
+            state.versions = piece.versions;
+            state.blobs = piece.blobs;
+        }
         leaf
     }
 }
@@ -209,6 +225,9 @@ impl LeafState {
 
     fn insert_entry(&mut self, key: IVec, value: IVec) -> Option<IVec> {
         self.dirty = true;
+        if let Some(blobs) = &mut self.blobs {
+            blobs.remove(&key);
+        }
         match self.search(&key) {
             Ok(i) => {
                 self.bytes = self.bytes + value.len() - self.entries[i].1.len();
@@ -230,6 +249,9 @@ impl LeafState {
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<IVec> {
         let i = self.search(key).ok()?;
         self.dirty = true;
+        if let Some(blobs) = &mut self.blobs {
+            blobs.remove(key);
+        }
         self.prefixes.remove(i);
         let (k, v) = self.entries.remove(i);
         self.bytes -= entry_size(&k, &v);
@@ -357,6 +379,9 @@ impl LeafState {
             started = self.versions.is_none();
             self.versions.get_or_insert_default().append(&mut theirs);
         }
+        if let Some(mut theirs) = right.blobs.take() {
+            self.blobs.get_or_insert_default().append(&mut theirs);
+        }
         self.entries.append(&mut right.entries);
         self.prefixes.append(&mut right.prefixes);
         self.bytes += std::mem::take(&mut right.bytes);
@@ -379,15 +404,18 @@ impl LeafState {
         self.entries = Vec::new();
         self.prefixes = Vec::new();
         self.versions = None;
+        self.blobs = None;
         self.evicted = true;
         self.unpacked = 0;
         std::mem::take(&mut self.bytes)
     }
 
     /// Puts back the entries of an evicted leaf, read from its page (already
-    /// packed: spans of the page's buffer). Returns the bytes now resident.
-    pub(crate) fn fill(&mut self, entries: Vec<(IVec, IVec)>) -> usize {
+    /// packed: spans of the page's buffer), and where its blobs lie. Returns
+    /// the bytes now resident.
+    pub(crate) fn fill(&mut self, entries: Vec<(IVec, IVec)>, blobs: Blobs) -> usize {
         debug_assert!(self.evicted);
+        self.blobs = (!blobs.is_empty()).then(|| Box::new(blobs));
         self.bytes = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
         self.prefixes = entries.iter().map(|(k, _)| IVec::prefix(k)).collect();
         self.entries = entries;
@@ -400,6 +428,7 @@ impl LeafState {
         self.entries = Vec::new();
         self.prefixes = Vec::new();
         self.versions = None;
+        self.blobs = None;
         self.bytes = 0;
         self.evicted = false;
         self.retired = true;
@@ -435,10 +464,16 @@ impl LeafState {
                 .as_mut()
                 .map(|v| Box::new(v.split_off(&low)))
                 .filter(|v| !v.is_empty());
+            let blobs = self
+                .blobs
+                .as_mut()
+                .map(|b| Box::new(b.split_off(&low)))
+                .filter(|b| !b.is_empty());
             pieces.push(Piece {
                 low,
                 entries: tail,
                 versions,
+                blobs,
             });
         }
         pieces.reverse();

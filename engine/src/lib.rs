@@ -22,6 +22,7 @@
 
 mod background;
 mod batch;
+mod blob;
 mod btree;
 mod cache;
 mod checkpoint;

@@ -11,8 +11,10 @@
 //!     24     4  raw_len (LE): body bytes once decompressed
 //!     28     n  body
 //!
-//! body := lo_len u32, lo, has_hi u8, [hi_len u32, hi],
-//!         count u32, count × (key_len u32, key, value_len u32, value)
+//! body  := lo_len u32, lo, has_hi u8, [hi_len u32, hi], count u32, count × entry
+//! entry := key_len u32, key, then
+//!          0 u8, value_len u32, value                     (a value kept inline)
+//!          1 u8, segment u64, offset u64, len u32         (a blob: see `blob`)
 //! ```
 //!
 //! The checksum covers the header too, so a page read from the wrong place (a
@@ -22,6 +24,7 @@
 
 use std::fmt;
 
+use crate::checkpoint::Loc;
 use crate::ivec::PackedBuf;
 use crate::record::TreeId;
 use crate::sync::Arc;
@@ -42,7 +45,25 @@ pub(crate) struct Image {
     pub tree: TreeId,
     pub lo: IVec,
     pub hi: Option<IVec>,
-    pub entries: Vec<(IVec, IVec)>,
+    pub entries: Vec<(IVec, Stored)>,
+}
+
+/// A value as a page holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stored {
+    Inline(IVec),
+    /// Out of line, in a blob at this location.
+    Blob(Loc),
+}
+
+impl Image {
+    /// Where the blobs this page points to lie.
+    pub(crate) fn blobs(&self) -> impl Iterator<Item = Loc> + '_ {
+        self.entries.iter().filter_map(|(_, v)| match v {
+            Stored::Blob(loc) => Some(*loc),
+            Stored::Inline(_) => None,
+        })
+    }
 }
 
 /// Why bytes are not a valid page.
@@ -73,11 +94,20 @@ pub(crate) fn encode(
     tree: TreeId,
     lo: &[u8],
     hi: Option<&[u8]>,
-    entries: &[(IVec, IVec)],
+    entries: &[(IVec, Stored)],
     level: Option<i32>,
 ) -> Vec<u8> {
-    let mut body =
-        Vec::with_capacity(16 + lo.len() + entries.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>());
+    let value_len = |v: &Stored| match v {
+        Stored::Inline(v) => 5 + v.len(),
+        Stored::Blob(_) => 21,
+    };
+    let mut body = Vec::with_capacity(
+        16 + lo.len()
+            + entries
+                .iter()
+                .map(|(k, v)| 4 + k.len() + value_len(v))
+                .sum::<usize>(),
+    );
     put_bytes(&mut body, lo);
     match hi {
         Some(hi) => {
@@ -90,7 +120,18 @@ pub(crate) fn encode(
     body.extend_from_slice(&count.to_le_bytes());
     for (k, v) in entries {
         put_bytes(&mut body, k);
-        put_bytes(&mut body, v);
+        match v {
+            Stored::Inline(v) => {
+                body.push(0);
+                put_bytes(&mut body, v);
+            }
+            Stored::Blob(loc) => {
+                body.push(1);
+                body.extend_from_slice(&loc.segment.to_le_bytes());
+                body.extend_from_slice(&loc.offset.to_le_bytes());
+                body.extend_from_slice(&loc.len.to_le_bytes());
+            }
+        }
     }
     let raw_len = body.len();
     let (flags, body) = match level.map(|l| zstd::bulk::compress(&body, l)) {
@@ -166,6 +207,12 @@ impl Reader<'_> {
         Ok(b)
     }
 
+    fn u64(&mut self) -> Result<u64, PageError> {
+        let lo = u64::from(self.u32()?);
+        let hi = u64::from(self.u32()?);
+        Ok(lo | hi << 32)
+    }
+
     fn bytes(&mut self) -> Result<IVec, PageError> {
         let len = self.u32()? as usize;
         if len > self.buf.len() - self.pos {
@@ -207,15 +254,26 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Image, PageError> {
         _ => return bad("bad upper-bound marker in page"),
     };
     let count = r.u32()? as usize;
-    // Each entry takes at least 8 bytes: a damaged count cannot over-allocate.
-    if count > (buf.len() - r.pos) / 8 {
+    // Each entry takes at least 9 bytes: a damaged count cannot over-allocate.
+    if count > (buf.len() - r.pos) / 9 {
         return bad("page entry count exceeds its body");
     }
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
         let k = r.bytes()?;
-        let v = r.bytes()?;
-        if entries.last().is_some_and(|(prev, _): &(IVec, IVec)| *prev >= k) {
+        let v = match r.u8()? {
+            0 => Stored::Inline(r.bytes()?),
+            1 => Stored::Blob(Loc {
+                segment: r.u64()?,
+                offset: r.u64()?,
+                len: r.u32()?,
+            }),
+            _ => return bad("bad value marker in page"),
+        };
+        if entries
+            .last()
+            .is_some_and(|(prev, _): &(IVec, Stored)| *prev >= k)
+        {
             return bad("page keys out of order");
         }
         entries.push((k, v));
@@ -245,7 +303,16 @@ mod tests {
                 } else {
                     vec![7; i % 5]
                 };
-                (IVec::from(format!("key{i:05}").as_bytes()), IVec::from(v))
+                let v = if i % 11 == 3 {
+                    Stored::Blob(Loc {
+                        segment: i as u64,
+                        offset: 16 + i as u64,
+                        len: 5000,
+                    })
+                } else {
+                    Stored::Inline(IVec::from(v))
+                };
+                (IVec::from(format!("key{i:05}").as_bytes()), v)
             })
             .collect();
         Image {

@@ -10,16 +10,18 @@
 //! pages back to back. Segments are never modified after the checkpoint that
 //! wrote them; they are removed whole once no table entry points into them.
 //!
-//! Live bytes are tracked per segment (the sum of the pages the table points
-//! at), which is what the cleaner (in `checkpointer`) reads to pick segments to
+//! Large values are blobs (see `blob`) in the same segments; a table entry
+//! lists the blobs its page points to. Live bytes are tracked per segment (the
+//! sum of the pages and blobs the table points at), which is what the cleaner (in `checkpointer`) reads to pick segments to
 //! empty.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::blob;
 use crate::checkpoint::{Checkpoint, Loc};
 use crate::io::{Storage, StorageFile};
-use crate::page::{self, Image};
+use crate::page::{self, Image, Stored};
 use crate::record::TreeId;
 use crate::sync::{read, write, Arc, AtomicU64, Ordering, RwLock};
 use crate::IVec;
@@ -62,8 +64,26 @@ struct Segment {
     live: u64,
 }
 
+/// Where a leaf's page and its blobs lie.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Placed {
+    pub page: Loc,
+    pub blobs: Vec<Loc>,
+}
+
+impl Placed {
+    /// Every location: the page, then the blobs.
+    pub(crate) fn locs(&self) -> impl Iterator<Item = Loc> + '_ {
+        std::iter::once(self.page).chain(self.blobs.iter().copied())
+    }
+}
+
+/// A leaf's entries read back from its page, with the blobs its large values
+/// came from.
+pub(crate) type LoadedLeaf = (Vec<(IVec, IVec)>, BTreeMap<IVec, Loc>);
+
 struct Inner {
-    table: HashMap<u64, Loc>,
+    table: HashMap<u64, Placed>,
     segments: BTreeMap<u64, Segment>,
     next_segment: u64,
 }
@@ -104,10 +124,16 @@ impl PageStore {
         if let Some(c) = checkpoint {
             next_segment = c.next_segment.max(1);
             for leaf in c.trees.iter().flat_map(|t| &t.leaves) {
-                table.insert(leaf.id, leaf.loc);
+                table.insert(
+                    leaf.id,
+                    Placed {
+                        page: leaf.loc,
+                        blobs: leaf.blobs.clone(),
+                    },
+                );
             }
         }
-        let wanted: BTreeSet<u64> = table.values().map(|l| l.segment).collect();
+        let wanted: BTreeSet<u64> = table.values().flat_map(|p| p.locs()).map(|l| l.segment).collect();
         let mut segments = BTreeMap::new();
         let mut removed = false;
         for name in storage
@@ -156,7 +182,7 @@ impl PageStore {
                 ));
             }
         }
-        for loc in table.values() {
+        for loc in table.values().flat_map(|p| p.locs()) {
             let seg = segments.get_mut(&loc.segment).expect("checked above");
             if loc.offset < SEGMENT_HEADER_LEN || loc.offset + u64::from(loc.len) > seg.size {
                 return Err(Error::corruption(
@@ -185,16 +211,16 @@ impl PageStore {
         self.dir.join(segment_name(seq))
     }
 
-    /// Where leaf `id`'s page lies, if it has one.
-    pub(crate) fn loc(&self, id: u64) -> Option<Loc> {
-        read(&self.inner).table.get(&id).copied()
+    /// Where leaf `id`'s page and blobs lie, if it has a page.
+    pub(crate) fn placed(&self, id: u64) -> Option<Placed> {
+        read(&self.inner).table.get(&id).cloned()
     }
 
     /// Reads leaf `id`'s page. Damage is `Error::Corruption` naming the
     /// segment and offset.
     pub(crate) fn read(&self, id: u64) -> Result<Image> {
         let inner = read(&self.inner);
-        let Some(&loc) = inner.table.get(&id) else {
+        let Some(loc) = inner.table.get(&id).map(|p| p.page) else {
             return Err(Error::ReportableBug(format!("leaf {id} has no page")));
         };
         let (bytes, path) = read_at(&inner, loc)?;
@@ -210,29 +236,47 @@ impl PageStore {
         Ok(image)
     }
 
-    /// Reads the entries of leaf `id` of tree `tree`, checking that its page
-    /// is that leaf with the range `[lo, hi)`.
+    /// Reads the entries of leaf `id` of tree `tree`, with its blobs,
+    /// checking that its page is that leaf with the range `[lo, hi)`.
     pub(crate) fn read_leaf(
         &self,
         id: u64,
         tree: TreeId,
         lo: &[u8],
         hi: Option<&[u8]>,
-    ) -> Result<Vec<(IVec, IVec)>> {
+    ) -> Result<LoadedLeaf> {
         let image = self.read(id)?;
         if image.tree != tree || *image.lo != *lo || image.hi.as_deref() != hi {
-            let loc = self.loc(id).unwrap_or(Loc {
-                segment: 0,
-                offset: 0,
-                len: 0,
-            });
+            let loc = self.placed(id).unwrap_or_default().page;
             return Err(Error::corruption(
                 self.segment_path(loc.segment),
                 loc.offset,
                 format!("page of leaf {id} does not hold that leaf's tree {tree} and key range"),
             ));
         }
-        Ok(image.entries)
+        let mut blobs = BTreeMap::new();
+        let mut entries = Vec::with_capacity(image.entries.len());
+        for (k, v) in image.entries {
+            let v = match v {
+                Stored::Inline(v) => v,
+                Stored::Blob(loc) => {
+                    let value = self.read_blob(loc)?;
+                    blobs.insert(k.clone(), loc);
+                    value
+                }
+            };
+            entries.push((k, v));
+        }
+        Ok((entries, blobs))
+    }
+
+    /// Reads the value in the blob at `loc`.
+    pub(crate) fn read_blob(&self, loc: Loc) -> Result<IVec> {
+        let inner = read(&self.inner);
+        let (bytes, path) = read_at(&inner, loc)?;
+        blob::decode(&bytes)
+            .map(|(_, v)| v)
+            .map_err(|e| Error::corruption(path, loc.offset, e))
     }
 
     /// The stored bytes of the page at `loc`, crc-checked, for copying.
@@ -240,6 +284,14 @@ impl PageStore {
         let inner = read(&self.inner);
         let (bytes, path) = read_at(&inner, loc)?;
         page::check(&bytes).map_err(|e| Error::corruption(path, loc.offset, e.to_string()))?;
+        Ok(bytes)
+    }
+
+    /// The stored bytes of the blob at `loc`, crc-checked, for copying.
+    pub(crate) fn read_raw_blob(&self, loc: Loc) -> Result<Vec<u8>> {
+        let inner = read(&self.inner);
+        let (bytes, path) = read_at(&inner, loc)?;
+        blob::check(&bytes).map_err(|e| Error::corruption(path, loc.offset, e))?;
         Ok(bytes)
     }
 
@@ -276,7 +328,7 @@ impl PageStore {
     /// Makes `table` the page table once the checkpoint that references it is
     /// durable, adopts the segments `written`, and removes every segment no
     /// entry points into any more.
-    pub(crate) fn install(&self, table: HashMap<u64, Loc>, written: Vec<Written>) -> Result<()> {
+    pub(crate) fn install(&self, table: HashMap<u64, Placed>, written: Vec<Written>) -> Result<()> {
         let mut inner = write(&self.inner);
         for w in written {
             inner.segments.insert(
@@ -292,7 +344,7 @@ impl PageStore {
         for seg in inner.segments.values_mut() {
             seg.live = 0;
         }
-        for loc in table.values() {
+        for loc in table.values().flat_map(|p| p.locs()) {
             if let Some(seg) = inner.segments.get_mut(&loc.segment) {
                 seg.live += u64::from(loc.len);
             }
@@ -338,11 +390,12 @@ impl PageStore {
                 Err(e) => found(Error::io("read segment", &seg.path, e)),
             }
         }
-        let mut locs: Vec<(&u64, &Loc)> = inner.table.iter().collect();
-        locs.sort_by_key(|(_, l)| (l.segment, l.offset));
-        for (&id, &loc) in locs {
+        let mut placed: Vec<(&u64, &Placed)> = inner.table.iter().collect();
+        placed.sort_by_key(|(_, p)| (p.page.segment, p.page.offset));
+        for (&id, p) in placed {
             checked += 1;
             progress();
+            let loc = p.page;
             match read_at(&inner, loc) {
                 Ok((bytes, path)) => match page::decode(&bytes) {
                     Ok(img) if img.leaf == id => {}
@@ -354,6 +407,16 @@ impl PageStore {
                     Err(e) => found(Error::corruption(path, loc.offset, e.to_string())),
                 },
                 Err(e) => found(e),
+            }
+            for &loc in &p.blobs {
+                match read_at(&inner, loc) {
+                    Ok((bytes, path)) => {
+                        if let Err(e) = blob::check(&bytes) {
+                            found(Error::corruption(path, loc.offset, e));
+                        }
+                    }
+                    Err(e) => found(e),
+                }
             }
         }
         checked
@@ -496,15 +559,20 @@ mod tests {
     use crate::io::FileSystem;
 
     fn page_of(id: u64, n: usize) -> Vec<u8> {
-        let entries: Vec<(IVec, IVec)> = (0..n)
+        let entries: Vec<(IVec, Stored)> = (0..n)
             .map(|i| {
-                (
-                    IVec::from(format!("k{i:04}").as_bytes()),
-                    IVec::from(vec![u8::try_from(id).unwrap(); 30]),
-                )
+                let v = IVec::from(vec![u8::try_from(id).unwrap(); 30]);
+                (IVec::from(format!("k{i:04}").as_bytes()), Stored::Inline(v))
             })
             .collect();
         page::encode(id, 0, b"", None, &entries, None)
+    }
+
+    fn placed(page: Loc) -> Placed {
+        Placed {
+            page,
+            blobs: Vec::new(),
+        }
     }
 
     #[test]
@@ -515,7 +583,7 @@ mod tests {
         let mut w = store.writer(4096);
         let mut table = HashMap::new();
         for id in 1..=20 {
-            table.insert(id, w.append(&page_of(id, 20)).unwrap());
+            table.insert(id, placed(w.append(&page_of(id, 20)).unwrap()));
         }
         let written = w.finish().unwrap();
         assert!(written.len() > 1, "small segments roll");
@@ -524,7 +592,7 @@ mod tests {
             assert_eq!(store.read(id).unwrap().entries.len(), 20);
         }
         let live: u64 = store.usage().iter().map(|u| u.live).sum();
-        assert_eq!(live, table.values().map(|l| u64::from(l.len)).sum::<u64>());
+        assert_eq!(live, table.values().map(|p| u64::from(p.page.len)).sum::<u64>());
         let mut problems = 0;
         assert_eq!(store.verify(&mut |_| problems += 1, &mut || {}), 20);
         assert_eq!(problems, 0);
@@ -533,7 +601,7 @@ mod tests {
         let before = store.usage().len();
         let mut w = store.writer(1 << 20);
         for id in 1..=10 {
-            table.insert(id, w.append(&page_of(id, 5)).unwrap());
+            table.insert(id, placed(w.append(&page_of(id, 5)).unwrap()));
         }
         let written = w.finish().unwrap();
         store.install(table.clone(), written).unwrap();
@@ -548,10 +616,11 @@ mod tests {
                 name: IVec::from(&b"t"[..]),
                 leaves: table
                     .iter()
-                    .map(|(&id, &loc)| LeafEntry {
+                    .map(|(&id, p)| LeafEntry {
                         id,
                         lo: IVec::empty(),
-                        loc,
+                        loc: p.page,
+                        blobs: Vec::new(),
                     })
                     .collect(),
             }],
@@ -574,7 +643,7 @@ mod tests {
         let mut w = store.writer(1 << 20);
         let loc = w.append(&page_of(7, 10)).unwrap();
         let written = w.finish().unwrap();
-        store.install(HashMap::from([(7, loc)]), written).unwrap();
+        store.install(HashMap::from([(7, placed(loc))]), written).unwrap();
         let path = dir.path().join(segment_name(loc.segment));
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[usize::try_from(loc.offset).unwrap() + 40] ^= 0x10;

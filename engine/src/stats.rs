@@ -44,6 +44,8 @@ pub struct Stats {
     pub last_checkpoint_pages_written: u64,
     /// Pages it copied out of segments being cleaned.
     pub last_checkpoint_pages_copied: u64,
+    /// Bytes of pages and blobs (large values stored out of line) it wrote.
+    pub last_checkpoint_bytes_written: u64,
 }
 
 /// What [`Db::verify`] found.
@@ -107,6 +109,7 @@ impl Db {
             last_checkpoint_duration: last.duration,
             last_checkpoint_pages_written: last.pages_written,
             last_checkpoint_pages_copied: last.pages_copied,
+            last_checkpoint_bytes_written: last.bytes_written,
         })
     }
 

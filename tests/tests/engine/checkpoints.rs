@@ -425,3 +425,84 @@ fn snapshots_read_evicted_leaves_of_cleared_and_dropped_trees() {
     let misses = db.stats().expect("stats").cache_misses;
     assert!(misses > 0, "leaves were read back from pages");
 }
+
+/// Values of 4 KiB and more are stored out of line: pages stay small, a leaf
+/// rewritten for a change to a small neighbour points at its blobs again
+/// instead of copying them, cleaning moves blobs along, and everything reads
+/// back after a reopen with every leaf evicted.
+#[test]
+fn large_values_live_out_of_line_and_are_not_copied_with_their_leaf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let big = |i: u32| vec![u8::try_from(i % 251).expect("byte"); 5_000 + (i as usize % 7) * 100];
+    let small = |i: u32, round: u8| vec![round; 20 + (i as usize % 5)];
+    {
+        // Big leaves, so large values share leaves with small ones.
+        let db = config(&path)
+            .leaf_max_bytes(64 * 1024)
+            .segment_size(256 * 1024)
+            .open()
+            .expect("open");
+        for i in 0..200u32 {
+            db.insert(format!("k{i:04}-big"), big(i)).expect("insert");
+            db.insert(format!("k{i:04}-small"), small(i, 0)).expect("insert");
+        }
+        db.checkpoint().expect("checkpoint");
+        let first = db.stats().expect("stats");
+        assert!(first.last_checkpoint_bytes_written > 200 * 5_000);
+        for round in 1..=8u8 {
+            for i in (0..200u32).step_by(3) {
+                db.insert(format!("k{i:04}-small"), small(i, round))
+                    .expect("insert");
+            }
+            db.checkpoint().expect("checkpoint");
+            let stats = db.stats().expect("stats");
+            // Rewriting the leaves costs their small entries and blob
+            // pointers, plus what cleaning copies; never every blob again.
+            assert!(
+                stats.last_checkpoint_bytes_written * 2 < first.last_checkpoint_bytes_written,
+                "round {round}: {} bytes written, the first checkpoint wrote {}",
+                stats.last_checkpoint_bytes_written,
+                first.last_checkpoint_bytes_written
+            );
+            assert!(
+                stats.segment_bytes as f64 <= 1.6 * stats.live_bytes as f64,
+                "round {round}: {} segment bytes for {} live",
+                stats.segment_bytes,
+                stats.live_bytes
+            );
+        }
+        // Overwrite half the big values and delete a quarter: their blobs
+        // die, segments get cleaned and surviving blobs move.
+        for i in 0..200u32 {
+            if i % 4 == 0 {
+                db.remove(format!("k{i:04}-big")).expect("remove");
+            } else if i % 2 == 0 {
+                db.insert(format!("k{i:04}-big"), big(i + 1)).expect("insert");
+            }
+        }
+        db.checkpoint().expect("checkpoint");
+        db.checkpoint().expect("checkpoint");
+        let report = db.verify().expect("verify");
+        assert!(report.is_ok(), "{:?}", report.problems);
+    }
+    let db = config(&path)
+        .leaf_max_bytes(64 * 1024)
+        .cache_capacity(1)
+        .open()
+        .expect("reopen");
+    for i in 0..200u32 {
+        let want_big = match i {
+            i if i % 4 == 0 => None,
+            i if i % 2 == 0 => Some(big(i + 1)),
+            i => Some(big(i)),
+        };
+        let got = db.get(format!("k{i:04}-big")).expect("get").map(|v| v.to_vec());
+        assert_eq!(got, want_big, "big value {i}");
+        let round = if i % 3 == 0 { 8 } else { 0 };
+        let got = db.get(format!("k{i:04}-small")).expect("get").map(|v| v.to_vec());
+        assert_eq!(got, Some(small(i, round)), "small value {i}");
+    }
+    let report = db.verify().expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}

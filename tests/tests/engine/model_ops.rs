@@ -330,7 +330,12 @@ impl Gen {
     }
 
     fn value(&self, rng: &mut StdRng) -> B {
-        let len = rng.gen_range(0..=40);
+        // Now and then one long enough to be stored out of line as a blob.
+        let len = if rng.gen_bool(0.03) {
+            rng.gen_range(4096..=6000)
+        } else {
+            rng.gen_range(0..=40)
+        };
         B((0..len).map(|_| rng.gen()).collect())
     }
 

@@ -72,7 +72,13 @@ fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
             }
             2..=24 => {
                 let k = key(&mut rng);
-                let v = vec![rng.gen::<u8>(); rng.gen_range(0..60)];
+                // Some values are long enough to be stored as blobs.
+                let len = if rng.gen_bool(0.1) {
+                    4096 + rng.gen_range(0..2000)
+                } else {
+                    rng.gen_range(0..60)
+                };
+                let v = vec![rng.gen::<u8>(); len];
                 trees[t].insert(&k, v.clone()).unwrap();
                 model.insert((names[t].to_vec(), k), v);
             }
