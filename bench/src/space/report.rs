@@ -171,6 +171,19 @@ impl SpaceReport<'_> {
         let rows = [
             row("1. load, flushed".into(), |r| r.load_size, &all),
             row(
+                format!("1. … then {} ms idle", o.idle.as_millis()),
+                |r| r.load_idle,
+                &all,
+            ),
+            row(
+                format!(
+                    "2. peak during {} overwrite passes (sampled every 100 ms)",
+                    o.passes
+                ),
+                |r| r.overwrite_peak,
+                &all,
+            ),
+            row(
                 format!("2. {} overwrite passes, flushed", o.passes),
                 |r| r.overwrite_flushed,
                 &all,
