@@ -30,6 +30,7 @@ mod checkpointer;
 mod config;
 mod db;
 mod error;
+mod export;
 mod group_commit;
 mod index;
 pub mod io;
@@ -52,8 +53,9 @@ mod versions;
 
 pub use batch::Batch;
 pub use config::{open, Config, Mode};
-pub use db::{Db, Export, ExportEntry, ExportedTree};
+pub use db::Db;
 pub use error::{Error, Result};
+pub use export::{Export, ExportEntry, ExportedTree};
 pub use iter::Iter;
 pub use ivec::IVec;
 pub use snapshot::Snapshot;

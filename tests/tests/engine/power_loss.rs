@@ -56,7 +56,7 @@ fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
     };
     // The two tree creations are commits too, but they hold no keys: the model
     // states before and after them are equal, so they need no entries.
-    for _ in 0..commits {
+    for i in 0..commits {
         trace.started_at.push(fs.calls());
         let t = rng.gen_range(0..2);
         let key = |rng: &mut rand::rngs::StdRng| format!("k{:02}", rng.gen_range(0..40)).into_bytes();
@@ -115,7 +115,9 @@ fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
             db.flush().unwrap();
             trace.flushes.push((fs.calls(), trace.states.len() - 1));
         }
-        if rng.gen_bool(0.06) {
+        // At least one checkpoint per workload, so every workload crashes
+        // some of them.
+        if rng.gen_bool(0.06) || i == commits / 2 {
             // A checkpoint makes everything before it durable, like a flush.
             db.checkpoint().unwrap();
             trace.flushes.push((fs.calls(), trace.states.len() - 1));
