@@ -114,6 +114,12 @@ pub(crate) fn read_checkpoint(storage: &dyn Storage, dir: &Path) -> Result<Optio
             .remove_file(&tmp)
             .map_err(|e| Error::io("remove unfinished checkpoint", &tmp, e))?;
     }
+    load_checkpoint(storage, dir)
+}
+
+/// Reads and decodes the checkpoint file, if there is one (no side effects:
+/// `verify` checks it this way).
+pub(crate) fn load_checkpoint(storage: &dyn Storage, dir: &Path) -> Result<Option<Checkpoint>> {
     let path = dir.join(checkpoint::FILE_NAME);
     if !storage.exists(&path).map_err(|e| Error::io("check", &path, e))? {
         return Ok(None);

@@ -113,8 +113,9 @@ impl Db {
         })
     }
 
-    /// Reads every page the page table references and every log record,
-    /// checks every checksum, and reports what is damaged. Reads and writes go
+    /// Reads the checkpoint file, every page and blob the page table
+    /// references and every log record, checks every checksum, and reports
+    /// what is damaged. Reads and writes go
     /// on meanwhile; checkpoints wait. Not in sled.
     ///
     /// ```
@@ -149,6 +150,9 @@ impl Db {
         // No checkpoint may remove files while they are read.
         let _one_at_a_time = lock(&checkpoints.state);
         let mut problems = Vec::new();
+        if let Err(e) = recovery::load_checkpoint(&*engine.storage, &engine.path) {
+            problems.push(e);
+        }
         let pages = checkpoints.pages.page_count();
         let mut done = 0;
         let pages_checked = checkpoints.pages.verify(&mut |e| problems.push(e), &mut || {

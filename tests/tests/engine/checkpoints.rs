@@ -506,3 +506,26 @@ fn large_values_live_out_of_line_and_are_not_copied_with_their_leaf() {
     let report = db.verify().expect("verify");
     assert!(report.is_ok(), "{:?}", report.problems);
 }
+
+/// Damage that happens while the database is open is found by `verify`:
+/// here, in the checkpoint file.
+#[test]
+fn verify_reports_a_checkpoint_file_damaged_while_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let db = config(&path).open().expect("open");
+    db.insert(b"k", b"v").expect("insert");
+    db.checkpoint().expect("checkpoint");
+    assert!(db.verify().expect("verify").is_ok());
+    let ckpt = path.join("checkpoint");
+    flip(&ckpt, 20);
+    let report = db.verify().expect("verify");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|e| matches!(e, Error::Corruption { file, .. } if *file == ckpt)),
+        "{:?}",
+        report.problems
+    );
+}
