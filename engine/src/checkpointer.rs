@@ -131,7 +131,7 @@ impl Checkpoints {
     pub(crate) fn due(&self, every: Duration) -> bool {
         let state = lock(&self.state);
         let logged = self.log.bytes_written.load(Ordering::Relaxed) - state.log_mark;
-        let live: u64 = self.pages.usage().iter().map(|u| u.live).sum();
+        let live = self.pages.live_bytes();
         // Dirty leaves cannot be evicted: write them before they crowd the
         // cache.
         let capacity = self.shared.cache.capacity();
@@ -189,13 +189,11 @@ impl Checkpoints {
         };
         let mut table = HashMap::with_capacity(kept.len());
         let mut trees_out = Vec::with_capacity(captured.len());
-        let mut written = 0;
         for (tree, name, leaves) in captured {
             let mut entries = Vec::with_capacity(leaves.len());
             for (leaf, lo, c) in leaves {
                 let placed = match c {
                     Captured::Dirty { hi, entries, blobs } => {
-                        written += 1;
                         placer.dirty(&leaf, tree, &lo, hi.as_deref(), entries, &blobs)?
                     }
                     Captured::Clean => placer.clean(&leaf, kept.remove(&leaf.id).unwrap_or_default())?,
@@ -236,8 +234,16 @@ impl Checkpoints {
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             trees: trees_out,
         };
-        self.write_checkpoint_file(&ckpt.encode())?;
+        let bytes = ckpt.encode();
+        crate::io::replace_file(
+            &*self.storage,
+            &self.path,
+            checkpoint::TEMP_NAME,
+            checkpoint::FILE_NAME,
+            &bytes,
+        )?;
         self.pages.install(table, segments)?;
+        state.last.pages_written = saving.len() as u64;
         // Their pages are in the table now: they may be evicted.
         for leaf in saving {
             write(&leaf.state).saving = false;
@@ -259,7 +265,6 @@ impl Checkpoints {
             }
         }
         self.log.remove_files_before(log_seq)?;
-        state.last.pages_written = written;
         state.last.pages_copied = copied;
         state.last.bytes_written = self.pages.bytes_written.load(Ordering::Relaxed) - bytes_before;
         Ok(())
@@ -288,27 +293,6 @@ impl Checkpoints {
             victims.extend(small);
         }
         victims
-    }
-
-    fn write_checkpoint_file(&self, bytes: &[u8]) -> Result<()> {
-        let storage = &*self.storage;
-        let tmp = self.path.join(checkpoint::TEMP_NAME);
-        let path = self.path.join(checkpoint::FILE_NAME);
-        let file = storage
-            .open(&tmp, true)
-            .map_err(|e| Error::io("create checkpoint", &tmp, e))?;
-        file.set_len(0)
-            .map_err(|e| Error::io("truncate checkpoint", &tmp, e))?;
-        file.write_all_at(bytes, 0)
-            .map_err(|e| Error::io("write checkpoint", &tmp, e))?;
-        file.sync().map_err(|e| Error::io("fsync checkpoint", &tmp, e))?;
-        drop(file);
-        storage
-            .rename(&tmp, &path)
-            .map_err(|e| Error::io("rename checkpoint", &path, e))?;
-        storage
-            .sync_dir(&self.path)
-            .map_err(|e| Error::io("fsync database directory", &self.path, e))
     }
 }
 

@@ -47,6 +47,20 @@ pub(crate) struct Catalog {
     pub next_id: TreeId,
 }
 
+impl Catalog {
+    /// Adds an empty default tree (id 0) and returns it.
+    pub(crate) fn add_default_tree(&mut self, leaf_max: usize, shared: &Arc<Shared>) -> Arc<TreeCore> {
+        let core = Arc::new(TreeCore::new(
+            0,
+            IVec::from(DEFAULT_TREE),
+            leaf_max,
+            shared.clone(),
+        ));
+        self.by_name.insert(core.name.clone(), core.clone());
+        core
+    }
+}
+
 impl Default for Catalog {
     fn default() -> Catalog {
         Catalog {
@@ -176,21 +190,7 @@ fn create(storage: &dyn Storage, dir: &Path, wal: &Path) -> Result<crate::log::T
         }
     }
     let tail = Log::create_first_file(storage, wal)?;
-    let tmp = dir.join(meta::TEMP_NAME);
-    let file = storage
-        .open(&tmp, true)
-        .map_err(|e| Error::io("create", &tmp, e))?;
-    file.set_len(0).map_err(|e| Error::io("truncate", &tmp, e))?;
-    file.write_all_at(&meta::encode(), 0)
-        .map_err(|e| Error::io("write", &tmp, e))?;
-    file.sync().map_err(|e| Error::io("fsync", &tmp, e))?;
-    let path = dir.join(meta::FILE_NAME);
-    storage
-        .rename(&tmp, &path)
-        .map_err(|e| Error::io("rename", &path, e))?;
-    storage
-        .sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    crate::io::replace_file(storage, dir, meta::TEMP_NAME, meta::FILE_NAME, &meta::encode())?;
     Ok(tail)
 }
 
@@ -224,13 +224,7 @@ impl Db {
                 let pages = Arc::new(PageStore::open(storage.clone(), &pages_dir, None)?);
                 let shared = Arc::new(Shared::new(pages.clone(), config.cache_capacity));
                 let mut catalog = Catalog::default();
-                let default = Arc::new(TreeCore::new(
-                    0,
-                    IVec::from(DEFAULT_TREE),
-                    leaf_max,
-                    shared.clone(),
-                ));
-                catalog.by_name.insert(default.name.clone(), default);
+                catalog.add_default_tree(leaf_max, &shared);
                 let fresh = recovery::Recovered {
                     catalog,
                     ids_next: 0,
@@ -430,24 +424,11 @@ impl Db {
 
     /// Bytes the database's files take on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
-        fn walk(storage: &dyn Storage, dir: &Path, total: &mut u64) -> Result<()> {
-            for name in storage
-                .list_dir(dir)
-                .map_err(|e| Error::io("list directory", dir, e))?
-            {
-                let p = dir.join(&name);
-                if name == WAL_DIR || name == crate::page_store::DIR {
-                    walk(storage, &p, total)?;
-                } else {
-                    let f = storage.open(&p, false).map_err(|e| Error::io("open", &p, e))?;
-                    *total += f.len().map_err(|e| Error::io("stat", &p, e))?;
-                }
-            }
-            Ok(())
-        }
-        let mut total = 0;
-        walk(&*self.engine.storage, &self.engine.path, &mut total)?;
-        Ok(total)
+        crate::io::dir_bytes(
+            &*self.engine.storage,
+            &self.engine.path,
+            &[WAL_DIR, crate::page_store::DIR],
+        )
     }
 
     /// A crc32 over every tree's name, keys and values.

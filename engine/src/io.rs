@@ -61,6 +61,57 @@ pub trait StorageFile: Send + Sync {
     fn unlock(&self) -> io::Result<()>;
 }
 
+/// Replaces `dir/name` with `bytes`, atomically and durably: written to
+/// `dir/tmp`, fsynced, renamed over `name`, and the directory fsynced. A crash
+/// leaves the old file or the new one, never a mix.
+pub(crate) fn replace_file(
+    storage: &dyn Storage,
+    dir: &Path,
+    tmp: &str,
+    name: &str,
+    bytes: &[u8],
+) -> crate::Result<()> {
+    use crate::Error;
+    let tmp = dir.join(tmp);
+    let path = dir.join(name);
+    let file = storage
+        .open(&tmp, true)
+        .map_err(|e| Error::io("create file", &tmp, e))?;
+    file.set_len(0).map_err(|e| Error::io("truncate file", &tmp, e))?;
+    file.write_all_at(bytes, 0)
+        .map_err(|e| Error::io("write file", &tmp, e))?;
+    file.sync().map_err(|e| Error::io("fsync file", &tmp, e))?;
+    drop(file);
+    storage
+        .rename(&tmp, &path)
+        .map_err(|e| Error::io("rename file", &path, e))?;
+    storage
+        .sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+/// Bytes in the files of `dir`, counting the subdirectories named in
+/// `subdirs` too (recursively, with the same names).
+pub(crate) fn dir_bytes(storage: &dyn Storage, dir: &Path, subdirs: &[&str]) -> crate::Result<u64> {
+    use crate::Error;
+    let mut total = 0;
+    for name in storage
+        .list_dir(dir)
+        .map_err(|e| Error::io("list directory", dir, e))?
+    {
+        let path = dir.join(&name);
+        if subdirs.contains(&name.as_str()) {
+            total += dir_bytes(storage, &path, subdirs)?;
+        } else {
+            let file = storage
+                .open(&path, false)
+                .map_err(|e| Error::io("open", &path, e))?;
+            total += file.len().map_err(|e| Error::io("stat", &path, e))?;
+        }
+    }
+    Ok(total)
+}
+
 /// The real file system, through `std::fs`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FileSystem;

@@ -322,26 +322,6 @@ impl Log {
         (io.seq, io.len)
     }
 
-    /// Bytes in log files.
-    pub(crate) fn disk_bytes(&self) -> Result<u64> {
-        let mut total = 0;
-        for name in self
-            .storage
-            .list_dir(&self.dir)
-            .map_err(|e| Error::io("list log directory", &self.dir, e))?
-        {
-            if parse_file_name(&name).is_some() {
-                let path = self.dir.join(&name);
-                let file = self
-                    .storage
-                    .open(&path, false)
-                    .map_err(|e| Error::io("open log file", &path, e))?;
-                total += file.len().map_err(|e| Error::io("stat log file", &path, e))?;
-            }
-        }
-        Ok(total)
-    }
-
     /// Seals the current file (fsync) and starts the next one.
     fn roll(&self, io: &mut Io) -> Result<()> {
         io.file.sync().map_err(|e| Error::io("fsync log", &io.path, e))?;

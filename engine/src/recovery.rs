@@ -34,7 +34,7 @@ use crate::leaf::Leaf;
 use crate::log::{self, Tail};
 use crate::record::{self, HeaderError, Op, Record, TreeId};
 use crate::sync::{Arc, Ordering};
-use crate::{Error, IVec, Result};
+use crate::{Error, Result};
 
 /// What recovery rebuilt.
 pub(crate) struct Recovered {
@@ -69,14 +69,7 @@ pub(crate) fn recover(
         from = Some((c.log_seq, c.start_lsn));
     }
     if !catalog.by_name.contains_key(DEFAULT_TREE) {
-        let core = Arc::new(TreeCore::new(
-            0,
-            IVec::from(DEFAULT_TREE),
-            leaf_max,
-            shared.clone(),
-        ));
-        by_id.insert(0, core.clone());
-        catalog.by_name.insert(core.name.clone(), core);
+        by_id.insert(0, catalog.add_default_tree(leaf_max, shared));
     }
     // Trees below this id that the log mentions but the checkpoint lacks were
     // dropped before the checkpoint captured the catalog.

@@ -86,7 +86,8 @@ impl Db {
         let usage = checkpoints.pages.usage();
         let segment_bytes: u64 = usage.iter().map(|u| u.size).sum();
         let live_bytes: u64 = usage.iter().map(|u| u.live).sum();
-        let log_bytes = self.engine.log.disk_bytes()?;
+        let wal = self.engine.path.join(crate::db::WAL_DIR);
+        let log_bytes = crate::io::dir_bytes(&*self.engine.storage, &wal, &[])?;
         let disk_bytes = self.size_on_disk()?;
         let logged = self.engine.log.bytes_written.load(Ordering::Relaxed);
         let paged = checkpoints.pages.bytes_written.load(Ordering::Relaxed);

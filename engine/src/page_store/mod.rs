@@ -312,6 +312,11 @@ impl PageStore {
             .collect()
     }
 
+    /// Bytes of the pages and blobs the table points at.
+    pub(crate) fn live_bytes(&self) -> u64 {
+        read(&self.inner).segments.values().map(|s| s.live).sum()
+    }
+
     /// The next segment number a writer will use.
     pub(crate) fn next_segment(&self) -> u64 {
         read(&self.inner).next_segment
