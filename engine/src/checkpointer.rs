@@ -135,10 +135,8 @@ impl Checkpoints {
         // Dirty leaves cannot be evicted: write them before they crowd the
         // cache.
         let capacity = self.shared.cache.capacity();
-        if logged >= MIN_LOG_BYTES.max(live / 8).min(capacity / 4) {
-            return true;
-        }
-        logged > 0 && state.started.elapsed() >= every
+        logged > 0
+            && (logged >= MIN_LOG_BYTES.max(live / 8).min(capacity / 4) || state.started.elapsed() >= every)
     }
 
     fn checkpoint_locked(&self, state: &mut State) -> Result<()> {
@@ -173,7 +171,12 @@ impl Checkpoints {
                         })?;
                         kept.insert(leaf.id, placed);
                     }
-                    Captured::Dirty { blobs, .. } => reused.extend(blobs.values().copied()),
+                    Captured::Dirty { blobs, .. } => reused.extend(
+                        blobs
+                            .values()
+                            .copied()
+                            .filter(|loc| self.pages.blob_is_live(*loc)),
+                    ),
                 }
             }
         }
@@ -184,7 +187,6 @@ impl Checkpoints {
             level: self.level,
             saving: Vec::new(),
             new_blobs: Vec::new(),
-            moved: Vec::new(),
             copied: 0,
         };
         let mut table = HashMap::with_capacity(kept.len());
@@ -216,7 +218,6 @@ impl Checkpoints {
             writer,
             saving,
             new_blobs,
-            moved,
             copied,
             ..
         } = placer;
@@ -255,15 +256,6 @@ impl Checkpoints {
                 state.blobs.get_or_insert_default().insert(key, loc);
             }
         }
-        for (leaf, relocated) in moved {
-            if let Some(blobs) = &mut write(&leaf.state).blobs {
-                for loc in blobs.values_mut() {
-                    if let Some((_, new)) = relocated.iter().find(|(old, _)| old == loc) {
-                        *loc = *new;
-                    }
-                }
-            }
-        }
         self.log.remove_files_before(log_seq)?;
         state.last.pages_copied = copied;
         state.last.bytes_written = self.pages.bytes_written.load(Ordering::Relaxed) - bytes_before;
@@ -298,8 +290,6 @@ impl Checkpoints {
 
 /// A blob a checkpoint wrote for a leaf's value, to remember in the leaf.
 type NewBlob = (Arc<Leaf>, IVec, IVec, Loc);
-/// A clean leaf whose blobs moved out of emptied segments: old → new places.
-type Moved = (Arc<Leaf>, Vec<(Loc, Loc)>);
 
 /// Decides where each captured leaf's page and blobs go in one checkpoint,
 /// writing what must be written.
@@ -311,14 +301,13 @@ struct Placer<'a> {
     /// Dirty leaves written, to be marked evictable after the install.
     saving: Vec<Arc<Leaf>>,
     new_blobs: Vec<NewBlob>,
-    moved: Vec<Moved>,
     copied: u64,
 }
 
 impl Placer<'_> {
     /// Writes a dirty leaf's page; values of `blob::MIN_LEN` bytes or more go
-    /// out of line, to the blob already holding them if there is one (and it
-    /// is not in a segment being emptied).
+    /// out of line, to the blob already holding them if there is one (live in
+    /// the table, and not in a segment being emptied).
     fn dirty(
         &mut self,
         leaf: &Arc<Leaf>,
@@ -336,7 +325,7 @@ impl Placer<'_> {
                 continue;
             }
             let loc = match blobs.get(&k) {
-                Some(loc) if !self.victims.contains(&loc.segment) => *loc,
+                Some(loc) if !self.victims.contains(&loc.segment) && self.pages.blob_is_live(*loc) => *loc,
                 _ => {
                     let loc = self.writer.append(&blob::encode(leaf.id, &v))?;
                     self.new_blobs.push((leaf.clone(), k.clone(), v, loc));
@@ -362,14 +351,13 @@ impl Placer<'_> {
         if old.blobs.iter().any(|b| self.victims.contains(&b.segment)) {
             // The page must point at the blobs' new places: rewrite it.
             self.copied += 1;
+            // Leaves that remember the old places stop reusing them once the
+            // table no longer lists them (see `PageStore::blob_is_live`).
             let mut image = self.pages.read(leaf.id)?;
-            let mut relocated = Vec::new();
             for (_, v) in &mut image.entries {
                 if let Stored::Blob(loc) = v {
                     if self.victims.contains(&loc.segment) {
-                        let new = self.writer.append(&self.pages.read_raw_blob(*loc)?)?;
-                        relocated.push((*loc, new));
-                        *loc = new;
+                        *loc = self.writer.append(&self.pages.read_raw_blob(*loc)?)?;
                     }
                 }
             }
@@ -381,7 +369,6 @@ impl Placer<'_> {
                 &image.entries,
                 self.level,
             ))?;
-            self.moved.push((leaf.clone(), relocated));
             Ok(Placed {
                 page,
                 blobs: image.blobs().collect(),

@@ -15,7 +15,7 @@
 //! sum of the pages and blobs the table points at), which is what the cleaner (in `checkpointer`) reads to pick segments to
 //! empty.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::blob;
@@ -88,8 +88,14 @@ pub(crate) type LoadedLeaf = (Vec<(IVec, IVec)>, BTreeMap<IVec, Loc>);
 
 struct Inner {
     table: HashMap<u64, Placed>,
+    /// Every blob some table entry lists.
+    live_blobs: HashSet<Loc>,
     segments: BTreeMap<u64, Segment>,
     next_segment: u64,
+}
+
+fn live_blobs(table: &HashMap<u64, Placed>) -> HashSet<Loc> {
+    table.values().flat_map(|p| p.blobs.iter().copied()).collect()
 }
 
 /// One segment's size and live bytes, for the cleaner and `stats`.
@@ -201,6 +207,7 @@ impl PageStore {
             storage,
             dir: dir.to_path_buf(),
             inner: RwLock::new(Inner {
+                live_blobs: live_blobs(&table),
                 table,
                 segments,
                 next_segment,
@@ -312,6 +319,14 @@ impl PageStore {
             .collect()
     }
 
+    /// Whether the table lists the blob at `loc`. A leaf's memory of where
+    /// its blobs lie is a hint that can go stale (a checkpoint that moves a
+    /// blob out of an emptied segment cannot find every leaf that remembers
+    /// it); a blob is reused only if this holds.
+    pub(crate) fn blob_is_live(&self, loc: Loc) -> bool {
+        read(&self.inner).live_blobs.contains(&loc)
+    }
+
     /// Bytes of the pages and blobs the table points at.
     pub(crate) fn live_bytes(&self) -> u64 {
         read(&self.inner).segments.values().map(|s| s.live).sum()
@@ -358,6 +373,7 @@ impl PageStore {
                 seg.live += u64::from(loc.len);
             }
         }
+        inner.live_blobs = live_blobs(&table);
         inner.table = table;
         let dead: Vec<u64> = inner
             .segments
