@@ -197,6 +197,17 @@ pub(crate) enum Captured {
     Clean,
 }
 
+/// Consecutive leaves of one tree as a checkpoint captured them (see
+/// `TreeCore::capture`): they cover the keys from `from` up to `to`.
+pub(crate) struct Run {
+    pub from: IVec,
+    /// The low key of the first leaf after the run; `None` at the tree's end.
+    pub to: Option<IVec>,
+    pub leaves: Vec<(Arc<Leaf>, IVec, Captured)>,
+    /// The bytes of the dirty leaves copied.
+    pub dirty_bytes: u64,
+}
+
 impl TreeCore {
     /// A tree over `leaves` (in key order, the first starting at the empty
     /// key), as recovery rebuilds it from a checkpoint.
@@ -219,24 +230,50 @@ impl TreeCore {
         }
     }
 
-    /// Every leaf's id and low key, in key order, with a copy of each dirty
-    /// leaf, which is marked clean. `None` if the tree was dropped. The
-    /// structure lock keeps the set of leaves fixed meanwhile, so every key is
-    /// in exactly one captured leaf; each leaf's copy reflects a moment after
-    /// the call began.
-    pub(crate) fn capture(&self) -> Option<Vec<(Arc<Leaf>, IVec, Captured)>> {
+    /// Captures a run of consecutive leaves for a checkpoint: each leaf's id
+    /// and low key, with a copy of each dirty leaf, which is marked clean.
+    /// `None` if the tree was dropped.
+    ///
+    /// The run starts at the leaf holding `from`, or the nearest leaf before
+    /// it whose low key is a `boundary`, and ends before the first boundary
+    /// leaf reached once the dirty leaves copied hold `budget` bytes (or at the
+    /// end of the tree). The page table starts a leaf at every boundary, so the
+    /// run covers exactly the key range of the table entries it replaces.
+    ///
+    /// The structure lock keeps the set of leaves fixed meanwhile, so every key
+    /// is in exactly one captured leaf; each leaf's copy reflects a moment
+    /// after the call began.
+    pub(crate) fn capture(&self, from: &[u8], budget: u64, boundary: impl Fn(&[u8]) -> bool) -> Option<Run> {
         let _s = self.index.lock_structure();
         if self.dropped.load(Ordering::Acquire) {
             return None;
         }
         let guard = epoch::pin();
         let leaves = self.index.leaves(&guard);
-        let mut out = Vec::with_capacity(leaves.len());
-        for leaf in leaves {
+        let mut start = leaves
+            .partition_point(|l| *read(&l.state).lo <= *from)
+            .saturating_sub(1);
+        while start > 0 && !boundary(&read(&leaves[start].state).lo) {
+            start -= 1;
+        }
+        let mut run = Run {
+            from: IVec::empty(),
+            to: None,
+            leaves: Vec::new(),
+            dirty_bytes: 0,
+        };
+        for (i, leaf) in leaves.iter().enumerate().skip(start) {
             let mut state = write(&leaf.state);
+            if i == start {
+                run.from = state.lo.clone();
+            } else if run.dirty_bytes >= budget && boundary(&state.lo) {
+                run.to = Some(state.lo.clone());
+                break;
+            }
             let c = if state.dirty {
                 state.dirty = false;
                 state.saving = true;
+                run.dirty_bytes += state.bytes as u64;
                 Captured::Dirty {
                     hi: state.hi.clone(),
                     entries: state.entries.clone(),
@@ -245,9 +282,9 @@ impl TreeCore {
             } else {
                 Captured::Clean
             };
-            out.push((leaf.clone(), state.lo.clone(), c));
+            run.leaves.push((leaf.clone(), state.lo.clone(), c));
         }
-        Some(out)
+        Some(run)
     }
 
     pub(crate) fn new(id: TreeId, name: IVec, leaf_max: usize, shared: Arc<Shared>) -> TreeCore {

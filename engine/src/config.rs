@@ -43,6 +43,7 @@ pub struct Config {
     pub(crate) durable_transactions: bool,
     pub(crate) checkpoint_every_ms: Option<u64>,
     pub(crate) checkpoint_on_close: bool,
+    pub(crate) checkpoint_run_bytes: Option<u64>,
 }
 
 impl Default for Config {
@@ -62,6 +63,7 @@ impl Default for Config {
             durable_transactions: false,
             checkpoint_every_ms: Some(1_000),
             checkpoint_on_close: true,
+            checkpoint_run_bytes: None,
         }
     }
 }
@@ -183,6 +185,15 @@ impl Config {
     #[doc(hidden)]
     pub fn checkpoint_on_close(mut self, to: bool) -> Config {
         self.checkpoint_on_close = to;
+        self
+    }
+
+    /// Test knob: the dirty bytes one checkpoint writes before it may stop
+    /// (default: a sixteenth of the database, at least 1 MiB). Small, every
+    /// pass over the database takes several checkpoints. Not in sled.
+    #[doc(hidden)]
+    pub fn checkpoint_run_bytes(mut self, to: u64) -> Config {
+        self.checkpoint_run_bytes = Some(to.max(1));
         self
     }
 

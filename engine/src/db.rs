@@ -218,7 +218,7 @@ impl Db {
         let leaf_max = config.leaf_max_bytes;
         let wal = dir.join(WAL_DIR);
         let pages_dir = dir.join(crate::page_store::DIR);
-        let (recovered, pages, shared, was_recovered) = match state {
+        let (recovered, pages, shared, loaded) = match state {
             DirState::Fresh => {
                 let tail = create(&*storage, &dir, &wal)?;
                 let pages = Arc::new(PageStore::open(storage.clone(), &pages_dir, None)?);
@@ -230,16 +230,18 @@ impl Db {
                     ids_next: 0,
                     tail,
                 };
-                (fresh, pages, shared, false)
+                (fresh, pages, shared, None)
             }
             DirState::Existing => {
                 let ckpt = recovery::read_checkpoint(&*storage, &dir)?;
                 let pages = Arc::new(PageStore::open(storage.clone(), &pages_dir, ckpt.as_ref())?);
                 let shared = Arc::new(Shared::new(pages.clone(), config.cache_capacity));
                 let recovered = recovery::recover(&*storage, &wal, ckpt.as_ref(), leaf_max, &shared)?;
-                (recovered, pages, shared, true)
+                (recovered, pages, shared, Some(ckpt))
             }
         };
+        let was_recovered = loaded.is_some();
+        let loaded = loaded.flatten();
         let recovery::Recovered {
             catalog,
             ids_next,
@@ -275,7 +277,8 @@ impl Db {
             shared: shared.clone(),
             level: config.use_compression.then_some(config.compression_factor),
             segment_size: config.segment_size as u64,
-            state: Mutex::new(checkpointer::State::new()),
+            run_bytes: config.checkpoint_run_bytes,
+            state: Mutex::new(checkpointer::State::new(loaded.as_ref())),
         });
         // Temporary databases checkpoint too: dirty leaves cannot be evicted.
         let checkpointer = match config.checkpoint_every_ms {
@@ -399,11 +402,12 @@ impl Db {
         crate::Snapshot::new(self.engine.clone())
     }
 
-    /// Writes a checkpoint now: every changed leaf goes to the page store,
-    /// emptied segments are cleaned, and the log before it is removed. The
-    /// background checkpointer does this on its own when enough log has
-    /// accumulated (and every `Config::checkpoint_every_ms`); call it to
-    /// make the next open replay nothing, or to give space back at once.
+    /// Checkpoints now: every changed leaf goes to the page store, emptied
+    /// segments are cleaned, and the log before the call is removed. The
+    /// background checkpointer does this on its own, a share of the database
+    /// at a time, when enough log has accumulated (and every
+    /// `Config::checkpoint_every_ms`); call it to make the next open replay
+    /// nothing, or to give space back at once.
     /// Not in sled.
     ///
     /// ```
@@ -414,6 +418,14 @@ impl Db {
     /// # Ok::<(), skiff_engine::Error>(())
     /// ```
     pub fn checkpoint(&self) -> Result<()> {
+        self.engine.checkpoints.run_all()
+    }
+
+    /// Test knob: writes one incremental checkpoint, the next run of the
+    /// current pass over the database, as the background checkpointer does.
+    /// Not in sled.
+    #[doc(hidden)]
+    pub fn checkpoint_once(&self) -> Result<()> {
         self.engine.checkpoints.run()
     }
 
@@ -481,7 +493,7 @@ impl Drop for Engine {
         let _ = self.log.flush();
         if self.checkpoint_on_close && self.checkpoints.due(Duration::ZERO) {
             // So that the next open replays nothing; a failure leaves the log.
-            let _ = self.checkpoints.run();
+            let _ = self.checkpoints.run_all();
         }
         for core in read(&self.catalog).by_name.values() {
             core.subscribers.close_all();

@@ -128,8 +128,9 @@ fn a_tree_dropped_after_the_checkpoint_stays_dropped_and_ids_never_repeat() {
     assert!(db.generate_id().expect("id") > last_id);
 }
 
-/// Checkpoints run in a loop while writers insert, overwrite and remove (so
-/// leaves split and merge under them). After the last flush, a crash-like
+/// Checkpoints, mostly single runs of a pass over a few leaves, run in a loop
+/// while writers insert, overwrite and remove (so leaves split and merge
+/// under them and between the runs). After the last flush, a crash-like
 /// reopen must hold exactly what the writers wrote.
 #[test]
 fn checkpoints_racing_writers_lose_nothing() {
@@ -142,6 +143,7 @@ fn checkpoints_racing_writers_lose_nothing() {
         let db = config(&path)
             .leaf_max_bytes(512)
             .segment_size(32 * 1024)
+            .checkpoint_run_bytes(4096)
             .open()
             .expect("open");
         let stop = Arc::new(AtomicBool::new(false));
@@ -151,7 +153,13 @@ fn checkpoints_racing_writers_lose_nothing() {
             std::thread::spawn(move || {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    db.checkpoint().expect("checkpoint");
+                    // Mostly single runs of a pass, so the table mixes pages
+                    // of many moments and the log spans them.
+                    if n % 8 == 7 {
+                        db.checkpoint().expect("checkpoint");
+                    } else {
+                        db.checkpoint_once().expect("checkpoint");
+                    }
                     n += 1;
                 }
                 n
@@ -527,5 +535,80 @@ fn verify_reports_a_checkpoint_file_damaged_while_open() {
             .any(|e| matches!(e, Error::Corruption { file, .. } if *file == ckpt)),
         "{:?}",
         report.problems
+    );
+}
+
+/// Incremental checkpoints: one run writes a share of the dirty leaves and
+/// keeps the other pages; the log is kept from the oldest page's checkpoint
+/// on. A crash after runs interleaved with writes (so the table mixes pages
+/// of several moments, written before and after splits and merges) recovers
+/// exactly what was written; `checkpoint` then completes a pass and the
+/// log before it goes.
+#[test]
+fn a_pass_takes_several_runs_and_a_crash_between_them_loses_nothing() {
+    let seed = skiff_tests::seed("a_pass_takes_several_runs_and_a_crash_between_them_loses_nothing");
+    let mut rng = skiff_tests::rng(seed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let open = || {
+        config(&path)
+            .leaf_max_bytes(512)
+            .checkpoint_run_bytes(8 * 1024)
+            .open()
+            .expect("open")
+    };
+    let mut model = BTreeMap::new();
+    {
+        let db = open();
+        for i in 0..4_000u32 {
+            let v = vec![u8::try_from(i % 251).expect("byte"); 40];
+            db.insert(key(i), v.clone()).expect("insert");
+            model.insert(key(i), v);
+        }
+        db.checkpoint().expect("checkpoint");
+        for round in 0..12u32 {
+            for _ in 0..300 {
+                let i = rng.gen_range(0..5_000u32);
+                if rng.gen_bool(0.4) {
+                    db.remove(key(i)).expect("remove");
+                    model.remove(&key(i));
+                } else {
+                    let v = vec![u8::try_from(round).expect("byte"); rng.gen_range(0..90)];
+                    db.insert(key(i), v.clone()).expect("insert");
+                    model.insert(key(i), v);
+                }
+            }
+            db.checkpoint_once().expect("one run");
+            let stats = db.stats().expect("stats");
+            assert!(
+                stats.last_checkpoint_pages_written > 0 && stats.last_checkpoint_pages_written < 100,
+                "seed {seed}: a run writes a share of the dirty leaves, not all {}",
+                stats.last_checkpoint_pages_written
+            );
+        }
+        assert!(
+            log_files(&path).len() > 2,
+            "seed {seed}: the log since the pass began is kept"
+        );
+        db.flush().expect("flush");
+    }
+    let db = open();
+    assert!(
+        contents(&db, b"__skiff__default") == model,
+        "seed {seed}: recovered contents differ"
+    );
+    let report = db.verify().expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
+    db.checkpoint().expect("checkpoint");
+    assert!(
+        log_files(&path).len() <= 2,
+        "seed {seed}: a completed pass removes the log before it: {:?}",
+        log_files(&path)
+    );
+    drop(db);
+    let db = open();
+    assert!(
+        contents(&db, b"__skiff__default") == model,
+        "seed {seed}: after a full pass"
     );
 }

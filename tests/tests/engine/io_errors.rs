@@ -20,6 +20,7 @@ fn config(fs: &SimFs) -> Config {
         .flush_every_ms(None)
         .checkpoint_every_ms(None)
         .segment_size(4096)
+        .checkpoint_run_bytes(600)
         .leaf_max_bytes(256)
 }
 
@@ -82,7 +83,12 @@ fn run(fs: &SimFs, seed: u64) -> (Vec<Model>, usize) {
             }
         }
         if rng.gen_bool(0.12) {
-            match db.checkpoint() {
+            let run = if rng.gen_bool(0.5) {
+                db.checkpoint_once()
+            } else {
+                db.checkpoint()
+            };
+            match run {
                 Ok(()) if !failed => durable = states.len() - 1,
                 Ok(()) => panic!("seed {seed}: checkpoint succeeded after an I/O failure"),
                 Err(_) => failed = true,

@@ -400,8 +400,12 @@ impl Harness {
             Op::Flush => {
                 eng(self.db().flush())?;
             }
-            Op::Checkpoint => {
-                eng(self.db().checkpoint())?;
+            Op::Checkpoint { once } => {
+                if *once {
+                    eng(self.db().checkpoint_once())?;
+                } else {
+                    eng(self.db().checkpoint())?;
+                }
                 let report = eng(self.db().verify())?;
                 if !report.is_ok() {
                     return Err(format!("verify after a checkpoint found {:?}", report.problems));
@@ -546,6 +550,7 @@ fn model_detects_divergence() {
         segment_size: None,
         checkpoint_on_close: true,
         cache_capacity: 4096,
+        run_bytes: Some(256),
     })
     .expect("open");
     h.step(&Op::Insert {

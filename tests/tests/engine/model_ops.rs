@@ -187,7 +187,10 @@ pub(super) enum Op {
         t: usize,
     },
     Flush,
-    Checkpoint,
+    /// `once`: one run of a pass, as the background checkpointer writes.
+    Checkpoint {
+        once: bool,
+    },
     Restart {
         flush: bool,
         setup: Setup,
@@ -208,6 +211,8 @@ pub(super) struct Setup {
     pub(super) checkpoint_on_close: bool,
     /// Tiny caches make leaves be evicted and read back all the time.
     pub(super) cache_capacity: u64,
+    /// Small, every pass over the database takes several checkpoints.
+    pub(super) run_bytes: Option<u64>,
 }
 
 impl Setup {
@@ -222,6 +227,7 @@ impl Setup {
             segment_size: rng.gen_bool(0.5).then_some(4096),
             checkpoint_on_close: rng.gen_bool(0.5),
             cache_capacity: *[1u64, 4096, 1 << 30].choose(rng).unwrap_or(&4096),
+            run_bytes: rng.gen_bool(0.5).then(|| rng.gen_range(64..4096)),
         }
     }
 
@@ -234,6 +240,9 @@ impl Setup {
             .cache_capacity(self.cache_capacity);
         if let Some(s) = self.segment_size {
             config = config.segment_size(s);
+        }
+        if let Some(b) = self.run_bytes {
+            config = config.checkpoint_run_bytes(b);
         }
         config.open()
     }
@@ -503,7 +512,9 @@ impl Gen {
             870..=894 => Op::FullScan { t },
             895..=899 => Op::Clear { t },
             900..=919 => Op::Flush,
-            920..=934 => Op::Checkpoint,
+            920..=934 => Op::Checkpoint {
+                once: rng.gen_bool(0.5),
+            },
             935..=964 => {
                 // Without a flush, only the clean drop can make the data durable:
                 // that is exercised with the background flusher off.

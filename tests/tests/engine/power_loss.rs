@@ -38,6 +38,7 @@ fn config(fs: &SimFs) -> Config {
         .flush_every_ms(None)
         .checkpoint_every_ms(None)
         .segment_size(4096)
+        .checkpoint_run_bytes(600)
         .leaf_max_bytes(200)
         .cache_capacity(2048)
 }
@@ -118,8 +119,13 @@ fn run_workload(fs: &SimFs, seed: u64, commits: usize) -> Trace {
         // At least one checkpoint per workload, so every workload crashes
         // some of them.
         if rng.gen_bool(0.06) || i == commits / 2 {
-            // A checkpoint makes everything before it durable, like a flush.
-            db.checkpoint().unwrap();
+            // A checkpoint makes everything before it durable, like a flush;
+            // most are one run of a pass over a few leaves.
+            if rng.gen_bool(0.7) {
+                db.checkpoint_once().unwrap();
+            } else {
+                db.checkpoint().unwrap();
+            }
             trace.flushes.push((fs.calls(), trace.states.len() - 1));
         }
         if rng.gen_bool(0.05) {

@@ -1,22 +1,25 @@
 //! Checkpoints, with segment cleaning riding along, and the thread that runs
 //! them.
 //!
-//! A checkpoint, one at a time:
+//! Checkpoints are incremental (see `layout`): each writes the dirty leaves
+//! of one run of consecutive leaves, plus any tree the table lacks, and keeps
+//! every other table entry. One checkpoint, one at a time:
 //! 1. starts a new log file: every record before it is in older files;
-//! 2. captures each tree's leaves under its structure lock (so no split or
-//!    merge moves a key between a leaf already visited and one not yet), taking
-//!    a copy of each dirty leaf and marking it clean; writers to leaves go on;
+//! 2. captures its runs, each under its tree's structure lock (so no split
+//!    or merge moves a key between a leaf already visited and one not yet),
+//!    taking a copy of each dirty leaf and marking it clean; writers to
+//!    leaves go on;
 //! 3. picks segments to clean: those whose pages still in use, once this
 //!    checkpoint's rewrites are counted, fill less than `CLEAN_BELOW` of them,
-//!    and small segments once there are several; clean leaves whose page lies
-//!    in one are copied, page bytes as they are, into the new segments;
+//!    and small segments once there are several; pages kept that lie in one
+//!    are copied, bytes as they are, into the new segments;
 //! 4. writes the pages and fsyncs them and the directory;
 //! 5. fsyncs the log: a copied leaf may hold writes newer than the log file
 //!    start, and a page must never be durable before the log records it shows
 //!    (C3: recovery yields a prefix of the commit order);
 //! 6. writes the checkpoint file (temporary name, fsync, rename, fsync dir);
 //! 7. installs the new page table, removing segments nothing points into, and
-//!    removes the log files before step 1's.
+//!    removes the log files before the oldest entry's position.
 //!
 //! A crash anywhere before step 6's rename leaves the old checkpoint and all
 //! the files it names; after it, the new one is complete. A failure poisons
@@ -27,30 +30,38 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::background::Periodic;
-use crate::blob;
-use crate::btree::{Captured, Shared};
-use crate::checkpoint::{self, Checkpoint, LeafEntry, Loc, TreeEntry};
+use crate::btree::{Captured, Run, Shared, TreeCore};
+use crate::checkpoint::{self, Checkpoint, Loc};
 use crate::db::{Catalog, IdGen};
 use crate::io::Storage;
-use crate::leaf::{Blobs, Leaf};
 use crate::log::Log;
-use crate::page::{self, Stored};
-use crate::page_store::{PageStore, Placed, Writer};
+use crate::page_store::{PageStore, Placed};
 use crate::record::TreeId;
 use crate::sync::{lock, read, write, Arc, Mutex, Ordering, RwLock};
 use crate::{Error, IVec, Result};
+
+mod layout;
+mod placer;
+
+use layout::{Entry, Layout, Since};
+use placer::Placer;
 
 /// Segments whose live pages fill less than this share are emptied.
 const CLEAN_BELOW: f64 = 0.8;
 /// Segments smaller than a quarter of `segment_size` are merged once there are
 /// this many of them.
 const SMALL_SEGMENTS: usize = 4;
-/// Log bytes that make a checkpoint due, at the least; more for large
-/// databases (an eighth of the live page bytes), so the work of a checkpoint
-/// stays in proportion to what it saves. Measured on 1M keys under random
-/// overwrites (every checkpoint rewrites every leaf): a sixteenth made the
-/// overwrites 40% slower than an eighth, for no lasting gain in space.
+/// Log bytes a pass may take, at the least; more for large databases (an
+/// eighth of the live page bytes), so the work of a pass stays in proportion
+/// to what it saves. Measured on 1M keys under random overwrites (every pass
+/// rewrites every leaf): a sixteenth made the overwrites 40% slower than an
+/// eighth.
 const MIN_LOG_BYTES: u64 = 1 << 20;
+/// A pass takes about this many checkpoints on a database whose leaves are
+/// all dirty: each writes a sixteenth of it.
+const PASS_RUNS: u64 = 16;
+/// A checkpoint copies at least this many dirty bytes when it can.
+const MIN_RUN_BYTES: u64 = 1 << 20;
 /// How often the background thread looks whether a checkpoint or an
 /// eviction pass is due.
 const POLL: Duration = Duration::from_millis(20);
@@ -74,14 +85,18 @@ pub(crate) struct State {
     /// When the last checkpoint started, or the database was opened.
     started: Instant,
     pub last: LastCheckpoint,
+    /// The page table the last checkpoint made durable.
+    layout: Layout,
 }
 
 impl State {
-    pub(crate) fn new() -> State {
+    /// Continues from the checkpoint recovery loaded, if any.
+    pub(crate) fn new(ckpt: Option<&Checkpoint>) -> State {
         State {
             log_mark: 0,
             started: Instant::now(),
             last: LastCheckpoint::default(),
+            layout: Layout::new(ckpt),
         }
     }
 }
@@ -100,24 +115,48 @@ pub(crate) struct Checkpoints {
     /// zstd level for pages, if compressing.
     pub level: Option<i32>,
     pub segment_size: u64,
+    /// Dirty bytes one checkpoint copies before it may stop (see `run_bytes`);
+    /// tests set it small to make every pass take several runs.
+    pub run_bytes: Option<u64>,
     pub state: Mutex<State>,
 }
 
 impl Checkpoints {
-    /// Writes a checkpoint now (see the module docs).
+    /// Writes one checkpoint now: the next run of the current pass (see the
+    /// module docs).
     pub(crate) fn run(&self) -> Result<()> {
         let mut state = lock(&self.state);
+        self.step(&mut state)?;
+        drop(state);
+        // The leaves just written may be evicted now.
+        self.shared.cache.evict();
+        Ok(())
+    }
+
+    /// Checkpoints until the table holds every write logged before the call:
+    /// the next open replays only what was logged after it.
+    pub(crate) fn run_all(&self) -> Result<()> {
+        let mut state = lock(&self.state);
+        let first = self.step(&mut state)?;
+        while state.layout.replay_from() < first {
+            self.step(&mut state)?;
+        }
+        drop(state);
+        self.shared.cache.evict();
+        Ok(())
+    }
+
+    /// One checkpoint; a failure poisons the engine. Returns the log
+    /// position it started.
+    fn step(&self, state: &mut State) -> Result<Since> {
         self.log.check_poison()?;
         let began = Instant::now();
-        match self.checkpoint_locked(&mut state) {
-            Ok(()) => {
+        match self.checkpoint_locked(state) {
+            Ok(since) => {
                 state.last.count += 1;
                 state.last.at = Some(SystemTime::now());
                 state.last.duration = began.elapsed();
-                drop(state);
-                // The leaves just written may be evicted now.
-                self.shared.cache.evict();
-                Ok(())
+                Ok(since)
             }
             Err(e) => {
                 self.log.poison(&e);
@@ -126,44 +165,68 @@ impl Checkpoints {
         }
     }
 
-    /// Whether enough log has accumulated, or enough time passed with writes,
-    /// to make a checkpoint worth it.
+    /// Whether a checkpoint is worth it now: the log holds records the table
+    /// does not, and enough log has accumulated since the last one, or
+    /// `every` passed, or writes stopped and the pass can be finished.
     pub(crate) fn due(&self, every: Duration) -> bool {
         let state = lock(&self.state);
+        if self.log.next_lsn() <= state.layout.replay_from().lsn {
+            return false;
+        }
         let logged = self.log.bytes_written.load(Ordering::Relaxed) - state.log_mark;
-        let live = self.pages.live_bytes();
-        // Dirty leaves cannot be evicted: write them before they crowd the
-        // cache.
-        let capacity = self.shared.cache.capacity();
-        logged > 0
-            && (logged >= MIN_LOG_BYTES.max(live / 8).min(capacity / 4) || state.started.elapsed() >= every)
+        let elapsed = state.started.elapsed();
+        logged >= self.run_log_bytes() || elapsed >= every || (logged == 0 && elapsed >= every / 8)
     }
 
-    fn checkpoint_locked(&self, state: &mut State) -> Result<()> {
+    /// Dirty bytes a checkpoint copies before it may stop: a sixteenth of the
+    /// database, so that the pages it replaces, which stay on disk until it
+    /// is durable, are a sixteenth too.
+    fn run_bytes(&self, live: u64) -> u64 {
+        self.run_bytes.unwrap_or(MIN_RUN_BYTES.max(live / PASS_RUNS))
+    }
+
+    /// Log bytes that make the next run due: a pass should complete within
+    /// an eighth of the live bytes of log (at least `MIN_LOG_BYTES`), and
+    /// within a quarter of the cache, because dirty leaves cannot be evicted.
+    fn run_log_bytes(&self) -> u64 {
+        let live = self.pages.live_bytes();
+        let pass = MIN_LOG_BYTES.max(live / 8).min(self.shared.cache.capacity() / 4);
+        pass / live.div_ceil(self.run_bytes(live).max(1)).clamp(1, PASS_RUNS)
+    }
+
+    fn checkpoint_locked(&self, state: &mut State) -> Result<Since> {
         state.log_mark = self.log.bytes_written.load(Ordering::Relaxed);
         state.started = Instant::now();
         let bytes_before = self.pages.bytes_written.load(Ordering::Relaxed);
-        let (log_seq, start_lsn) = self.log.start_file()?;
-        let (trees, next_tree) = {
+        let (seq, lsn) = self.log.start_file()?;
+        let since = Since { seq, lsn };
+        let (mut trees, next_tree) = {
             let catalog = read(&self.catalog);
             let trees: Vec<_> = catalog.by_name.values().cloned().collect();
             (trees, catalog.next_id)
         };
+        trees.sort_by_key(|t| t.id);
         let ids_reserved = lock(&self.ids).reserved_upto();
-        let mut captured = Vec::with_capacity(trees.len());
-        for core in &trees {
-            if let Some(leaves) = core.capture() {
-                captured.push((core.id, core.name.clone(), leaves));
-            }
-        }
+        let layout = &mut state.layout;
+        layout.advance(since);
+        layout.retain_trees(|id| trees.iter().any(|t| t.id == id));
+        let runs = self.capture(layout, &trees);
         let next_leaf = self.shared.leaf_ids.load(Ordering::Relaxed);
 
         // Which pages and blobs stay where they are, and so which segments to
         // empty.
+        let mut replaced = HashSet::new();
+        for (tree, _, run) in &runs {
+            replaced.extend(
+                layout
+                    .entries_in(*tree, &run.from, run.to.as_deref())
+                    .map(|e| e.id),
+            );
+        }
         let mut kept: HashMap<u64, Placed> = HashMap::new();
         let mut reused = Vec::new();
-        for (_, _, leaves) in &captured {
-            for (leaf, _, c) in leaves {
+        for (_, _, run) in &runs {
+            for (leaf, _, c) in &run.leaves {
                 match c {
                     Captured::Clean => {
                         let placed = self.pages.placed(leaf.id).ok_or_else(|| {
@@ -180,8 +243,18 @@ impl Checkpoints {
                 }
             }
         }
+        let untouched = layout
+            .entries()
+            .filter(|e| !replaced.contains(&e.id))
+            .flat_map(|e| e.placed.locs());
+        let victims = self.pick_victims(
+            kept.values()
+                .flat_map(Placed::locs)
+                .chain(reused)
+                .chain(untouched),
+        );
         let mut placer = Placer {
-            victims: self.pick_victims(kept.values().flat_map(Placed::locs).chain(reused)),
+            victims,
             writer: self.pages.writer(self.segment_size),
             pages: &self.pages,
             level: self.level,
@@ -189,30 +262,31 @@ impl Checkpoints {
             new_blobs: Vec::new(),
             copied: 0,
         };
-        let mut table = HashMap::with_capacity(kept.len());
-        let mut trees_out = Vec::with_capacity(captured.len());
-        for (tree, name, leaves) in captured {
-            let mut entries = Vec::with_capacity(leaves.len());
-            for (leaf, lo, c) in leaves {
+        let mut placed_runs = Vec::with_capacity(runs.len());
+        for (tree, name, run) in runs {
+            let mut entries = Vec::with_capacity(run.leaves.len());
+            for (leaf, lo, c) in run.leaves {
                 let placed = match c {
                     Captured::Dirty { hi, entries, blobs } => {
                         placer.dirty(&leaf, tree, &lo, hi.as_deref(), entries, &blobs)?
                     }
-                    Captured::Clean => placer.clean(&leaf, kept.remove(&leaf.id).unwrap_or_default())?,
+                    Captured::Clean => placer.clean(leaf.id, kept.remove(&leaf.id).unwrap_or_default())?,
                 };
-                entries.push(LeafEntry {
+                let entry = Entry {
                     id: leaf.id,
-                    lo,
-                    loc: placed.page,
-                    blobs: placed.blobs.clone(),
-                });
-                table.insert(leaf.id, placed);
+                    placed,
+                    since,
+                };
+                entries.push((lo, entry));
             }
-            trees_out.push(TreeEntry {
-                id: tree,
-                name,
-                leaves: entries,
-            });
+            placed_runs.push((tree, name, run.from, run.to, entries));
+        }
+        // Pages outside the runs that lie in a segment being emptied move,
+        // as they are: they still hold what they held.
+        for e in layout.entries_mut() {
+            if !replaced.contains(&e.id) && e.placed.locs().any(|l| placer.victims.contains(&l.segment)) {
+                e.placed = placer.clean(e.id, std::mem::take(&mut e.placed))?;
+            }
         }
         let Placer {
             writer,
@@ -223,9 +297,15 @@ impl Checkpoints {
         } = placer;
         let segments = writer.finish()?;
         self.log.flush()?;
+        // From here on a failure poisons the engine: the layout in memory may
+        // run ahead of the durable one, but nothing uses it again.
+        for (tree, name, from, to, entries) in placed_runs {
+            layout.replace(tree, &name, &from, to.as_deref(), entries);
+        }
+        let from = layout.replay_from();
         let ckpt = Checkpoint {
-            log_seq,
-            start_lsn,
+            log_seq: from.seq,
+            start_lsn: from.lsn,
             next_tree,
             ids_reserved,
             next_leaf,
@@ -233,7 +313,7 @@ impl Checkpoints {
             written_ms: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            trees: trees_out,
+            trees: layout.tree_entries(),
         };
         let bytes = ckpt.encode();
         crate::io::replace_file(
@@ -243,7 +323,7 @@ impl Checkpoints {
             checkpoint::FILE_NAME,
             &bytes,
         )?;
-        self.pages.install(table, segments)?;
+        self.pages.install(layout.table(), segments)?;
         state.last.pages_written = saving.len() as u64;
         // Their pages are in the table now: they may be evicted.
         for leaf in saving {
@@ -256,10 +336,51 @@ impl Checkpoints {
                 state.blobs.get_or_insert_default().insert(key, loc);
             }
         }
-        self.log.remove_files_before(log_seq)?;
+        self.log.remove_files_before(from.seq)?;
         state.last.pages_copied = copied;
         state.last.bytes_written = self.pages.bytes_written.load(Ordering::Relaxed) - bytes_before;
-        Ok(())
+        Ok(since)
+    }
+
+    /// Captures this checkpoint's runs: every tree the table lacks, whole,
+    /// then the pass's next run from the cursor, which it moves on (back to
+    /// the start once the pass reaches the last tree's end). Trees dropped
+    /// meanwhile leave the layout.
+    fn capture(&self, layout: &mut Layout, trees: &[Arc<TreeCore>]) -> Vec<(TreeId, IVec, Run)> {
+        let mut runs = Vec::new();
+        let mut dropped = Vec::new();
+        for core in trees.iter().filter(|t| !layout.has_tree(t.id)) {
+            match core.capture(&[], u64::MAX, |_| false) {
+                Some(run) => runs.push((core.id, core.name.clone(), run)),
+                None => dropped.push(core.id),
+            }
+        }
+        let mut left = self.run_bytes(self.pages.live_bytes());
+        let (at_tree, at_key) = layout.cursor.clone();
+        let mut cursor = (0, IVec::empty());
+        for core in trees.iter().filter(|t| t.id >= at_tree && layout.has_tree(t.id)) {
+            if left == 0 {
+                cursor = (core.id, IVec::empty());
+                break;
+            }
+            let from = if core.id == at_tree { &at_key[..] } else { &[] };
+            let Some(run) = core.capture(from, left, |lo| layout.is_boundary(core.id, lo)) else {
+                dropped.push(core.id);
+                continue;
+            };
+            left = left.saturating_sub(run.dirty_bytes);
+            let to = run.to.clone();
+            runs.push((core.id, core.name.clone(), run));
+            if let Some(to) = to {
+                cursor = (core.id, to);
+                break;
+            }
+        }
+        layout.cursor = cursor;
+        for id in dropped {
+            layout.remove_tree(id);
+        }
+        runs
     }
 
     /// Segments to empty in this checkpoint, given the pages and blobs it
@@ -285,104 +406,6 @@ impl Checkpoints {
             victims.extend(small);
         }
         victims
-    }
-}
-
-/// A blob a checkpoint wrote for a leaf's value, to remember in the leaf.
-type NewBlob = (Arc<Leaf>, IVec, IVec, Loc);
-
-/// Decides where each captured leaf's page and blobs go in one checkpoint,
-/// writing what must be written.
-struct Placer<'a> {
-    victims: HashSet<u64>,
-    writer: Writer<'a>,
-    pages: &'a PageStore,
-    level: Option<i32>,
-    /// Dirty leaves written, to be marked evictable after the install.
-    saving: Vec<Arc<Leaf>>,
-    new_blobs: Vec<NewBlob>,
-    copied: u64,
-}
-
-impl Placer<'_> {
-    /// Writes a dirty leaf's page; values of `blob::MIN_LEN` bytes or more go
-    /// out of line, to the blob already holding them if there is one (live in
-    /// the table, and not in a segment being emptied).
-    fn dirty(
-        &mut self,
-        leaf: &Arc<Leaf>,
-        tree: TreeId,
-        lo: &[u8],
-        hi: Option<&[u8]>,
-        entries: Vec<(IVec, IVec)>,
-        blobs: &Blobs,
-    ) -> Result<Placed> {
-        let mut stored = Vec::with_capacity(entries.len());
-        let mut blob_locs = Vec::new();
-        for (k, v) in entries {
-            if v.len() < blob::MIN_LEN {
-                stored.push((k, Stored::Inline(v)));
-                continue;
-            }
-            let loc = match blobs.get(&k) {
-                Some(loc) if !self.victims.contains(&loc.segment) && self.pages.blob_is_live(*loc) => *loc,
-                _ => {
-                    let loc = self.writer.append(&blob::encode(leaf.id, &v))?;
-                    self.new_blobs.push((leaf.clone(), k.clone(), v, loc));
-                    loc
-                }
-            };
-            blob_locs.push(loc);
-            stored.push((k, Stored::Blob(loc)));
-        }
-        self.saving.push(leaf.clone());
-        let page = self
-            .writer
-            .append(&page::encode(leaf.id, tree, lo, hi, &stored, self.level))?;
-        Ok(Placed {
-            page,
-            blobs: blob_locs,
-        })
-    }
-
-    /// Keeps a clean leaf's page where it is, or copies it (and its blobs)
-    /// out of a segment being emptied.
-    fn clean(&mut self, leaf: &Arc<Leaf>, old: Placed) -> Result<Placed> {
-        if old.blobs.iter().any(|b| self.victims.contains(&b.segment)) {
-            // The page must point at the blobs' new places: rewrite it.
-            self.copied += 1;
-            // Leaves that remember the old places stop reusing them once the
-            // table no longer lists them (see `PageStore::blob_is_live`).
-            let mut image = self.pages.read(leaf.id)?;
-            for (_, v) in &mut image.entries {
-                if let Stored::Blob(loc) = v {
-                    if self.victims.contains(&loc.segment) {
-                        *loc = self.writer.append(&self.pages.read_raw_blob(*loc)?)?;
-                    }
-                }
-            }
-            let page = self.writer.append(&page::encode(
-                image.leaf,
-                image.tree,
-                &image.lo,
-                image.hi.as_deref(),
-                &image.entries,
-                self.level,
-            ))?;
-            Ok(Placed {
-                page,
-                blobs: image.blobs().collect(),
-            })
-        } else if self.victims.contains(&old.page.segment) {
-            self.copied += 1;
-            let page = self.writer.append(&self.pages.read_raw(old.page)?)?;
-            Ok(Placed {
-                page,
-                blobs: old.blobs,
-            })
-        } else {
-            Ok(old)
-        }
     }
 }
 
