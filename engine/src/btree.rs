@@ -249,12 +249,18 @@ impl TreeCore {
             return None;
         }
         let guard = epoch::pin();
-        let leaves = self.index.leaves(&guard);
-        let mut start = leaves
-            .partition_point(|l| *read(&l.state).lo <= *from)
-            .saturating_sub(1);
-        while start > 0 && !boundary(&read(&leaves[start].state).lo) {
-            start -= 1;
+        // Only the run's leaves are visited: a pass over a large tree takes
+        // many runs.
+        let mut leaf = self.index.leaf_for(from, &guard);
+        loop {
+            let lo = read(&leaf.state).lo.clone();
+            if boundary(&lo) {
+                break;
+            }
+            match self.index.leaf_before(&lo, &guard) {
+                Some(prev) => leaf = prev,
+                None => break,
+            }
         }
         let mut run = Run {
             from: IVec::empty(),
@@ -262,14 +268,16 @@ impl TreeCore {
             leaves: Vec::new(),
             dirty_bytes: 0,
         };
-        for (i, leaf) in leaves.iter().enumerate().skip(start) {
+        let mut next = Some(leaf);
+        while let Some(leaf) = next {
             let mut state = write(&leaf.state);
-            if i == start {
+            if run.leaves.is_empty() {
                 run.from = state.lo.clone();
             } else if run.dirty_bytes >= budget && boundary(&state.lo) {
                 run.to = Some(state.lo.clone());
                 break;
             }
+            next = state.hi.as_ref().map(|hi| self.index.leaf_for(hi, &guard));
             let c = if state.dirty {
                 state.dirty = false;
                 state.saving = true;

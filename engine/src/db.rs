@@ -488,6 +488,7 @@ impl std::fmt::Debug for Db {
 impl Drop for Engine {
     fn drop(&mut self) {
         drop(lock(&self.checkpointer).take());
+        self.log.backlog.lift();
         drop(lock(&self.flusher).take());
         // Best effort: a failure here is a lost buffered write, which C2 allows.
         let _ = self.log.flush();

@@ -22,7 +22,7 @@ use crate::background::Periodic;
 use crate::group_commit::GroupCommit;
 use crate::io::{Storage, StorageFile};
 use crate::record::{self, OpRef};
-use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
 use crate::versions::Stamp;
 use crate::{Error, Result, MAX_BATCH_BYTES};
 
@@ -84,6 +84,51 @@ pub(crate) struct Log {
     group: GroupCommit,
     /// Bytes written to log files since opening (checkpoints are due by it).
     pub bytes_written: AtomicU64,
+    /// Write backpressure (see `throttle`).
+    pub backlog: Backlog,
+}
+
+/// Writers wait while the log that recovery would replay has grown past a
+/// limit: the checkpointer could not keep up, and that log is disk space (and
+/// reopen time) the database promised to bound. The checkpointer sets the
+/// limit and moves the start as it completes passes.
+pub(crate) struct Backlog {
+    /// `bytes_written` where replay would start.
+    pub start: AtomicU64,
+    /// Bytes of log past `start` that make writers wait; `u64::MAX` (no
+    /// background checkpointer) never does.
+    pub limit: AtomicU64,
+    waiting: Mutex<()>,
+    moved: Condvar,
+}
+
+impl Backlog {
+    fn new() -> Backlog {
+        Backlog {
+            start: AtomicU64::new(0),
+            limit: AtomicU64::new(u64::MAX),
+            waiting: Mutex::new(()),
+            moved: Condvar::new(),
+        }
+    }
+
+    /// Sets where replay starts and wakes waiting writers.
+    pub(crate) fn moved_to(&self, start: u64) {
+        self.start.store(start, Ordering::Release);
+        let _g = lock(&self.waiting);
+        self.moved.notify_all();
+    }
+
+    /// Lifts the limit for good (the checkpointer stopped).
+    pub(crate) fn lift(&self) {
+        self.limit.store(u64::MAX, Ordering::Release);
+        let _g = lock(&self.waiting);
+        self.moved.notify_all();
+    }
+
+    fn over(&self, written: u64) -> bool {
+        written.saturating_sub(self.start.load(Ordering::Acquire)) > self.limit.load(Ordering::Acquire)
+    }
 }
 
 impl Log {
@@ -120,6 +165,7 @@ impl Log {
             poison_cause: Mutex::new(None),
             group: GroupCommit::default(),
             bytes_written: AtomicU64::new(0),
+            backlog: Backlog::new(),
         })
     }
 
@@ -225,7 +271,25 @@ impl Log {
         if self.write_due.load(Ordering::Relaxed) {
             self.write_out(None)?;
         }
+        if self.backlog.over(self.bytes_written.load(Ordering::Relaxed)) {
+            self.throttle();
+        }
         Ok(())
+    }
+
+    /// Waits while the backlog is over its limit (see `Backlog`). The
+    /// timeout re-checks a poisoned engine, whose checkpointer stopped.
+    #[cold]
+    fn throttle(&self) {
+        let mut g = lock(&self.backlog.waiting);
+        while self.backlog.over(self.bytes_written.load(Ordering::Relaxed))
+            && !self.poisoned.load(Ordering::Relaxed)
+        {
+            g = match self.backlog.moved.wait_timeout(g, Duration::from_millis(50)) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
     }
 
     /// The LSN the next append will get.

@@ -28,11 +28,13 @@ use crate::page_store::Placed;
 use crate::record::TreeId;
 use crate::IVec;
 
-/// A log position: a file and the LSN of its first record.
+/// A log position: a file and the LSN of its first record, and how many log
+/// bytes this process had written when it began (for the backlog).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Since {
     pub seq: u64,
     pub lsn: u64,
+    pub mark: u64,
 }
 
 /// One leaf's page in the table.
@@ -40,7 +42,16 @@ pub(crate) struct Since {
 pub(crate) struct Entry {
     pub id: u64,
     pub placed: Placed,
-    pub since: Since,
+    /// The generation (checkpoint) that captured it.
+    gen: u64,
+}
+
+/// The entries one checkpoint captured that are still in the table.
+struct Gen {
+    since: Since,
+    /// The first segment file this checkpoint could have written.
+    segments_from: u64,
+    entries: usize,
 }
 
 struct TreeLayout {
@@ -53,6 +64,9 @@ pub(crate) struct Layout {
     trees: BTreeMap<TreeId, TreeLayout>,
     /// The tree and key the next run starts at.
     pub cursor: (TreeId, IVec),
+    /// Live generations, oldest first; their positions rise with them.
+    gens: BTreeMap<u64, Gen>,
+    next_gen: u64,
     /// Where replay starts while the table is empty (a new database).
     floor: Since,
 }
@@ -62,10 +76,19 @@ impl Layout {
     /// captured at various points, unknown now: all count as captured where
     /// its replay starts.
     pub(crate) fn new(ckpt: Option<&Checkpoint>) -> Layout {
-        let floor = ckpt.map_or(Since { seq: 0, lsn: 1 }, |c| Since {
-            seq: c.log_seq,
-            lsn: c.start_lsn,
-        });
+        let segments_from = ckpt.map_or(0, |c| c.next_segment);
+        let floor = ckpt.map_or(
+            Since {
+                seq: 0,
+                lsn: 1,
+                mark: 0,
+            },
+            |c| Since {
+                seq: c.log_seq,
+                lsn: c.start_lsn,
+                mark: 0,
+            },
+        );
         let trees = ckpt
             .map(|c| {
                 c.trees
@@ -81,7 +104,7 @@ impl Layout {
                                         page: l.loc,
                                         blobs: l.blobs.clone(),
                                     },
-                                    since: floor,
+                                    gen: 0,
                                 };
                                 (l.lo.clone(), entry)
                             })
@@ -95,11 +118,23 @@ impl Layout {
                     .collect()
             })
             .unwrap_or_default();
-        Layout {
+        let mut layout = Layout {
             trees,
             cursor: (0, IVec::empty()),
+            gens: BTreeMap::new(),
+            next_gen: 1,
             floor,
+        };
+        let entries = layout.entries().count();
+        if entries > 0 {
+            let g = Gen {
+                since: floor,
+                segments_from,
+                entries,
+            };
+            layout.gens.insert(0, g);
         }
+        layout
     }
 
     /// Whether tree `id` has entries.
@@ -114,12 +149,19 @@ impl Layout {
 
     /// Forgets the trees `keep` rejects (dropped ones).
     pub(crate) fn retain_trees(&mut self, keep: impl Fn(TreeId) -> bool) {
-        self.trees.retain(|&id, _| keep(id));
+        let gone: Vec<TreeId> = self.trees.keys().copied().filter(|&id| !keep(id)).collect();
+        for id in gone {
+            self.remove_tree(id);
+        }
     }
 
     /// Forgets tree `id`.
     pub(crate) fn remove_tree(&mut self, id: TreeId) {
-        self.trees.remove(&id);
+        if let Some(tree) = self.trees.remove(&id) {
+            for e in tree.leaves.values() {
+                release(&mut self.gens, e.gen);
+            }
+        }
     }
 
     /// The entries of tree `id` from `from` up to `to`, which a run over
@@ -140,29 +182,59 @@ impl Layout {
             .map(|(_, e)| e)
     }
 
-    /// Replaces tree `id`'s entries from `from` up to `to` by `leaves` (in
-    /// key order, the first starting at `from`), creating the tree if new.
+    /// Replaces tree `id`'s entries from `from` up to `to` by `leaves` (low
+    /// key, leaf id, page; in key order, the first starting at `from`),
+    /// captured by the checkpoint that started the log file at `since`;
+    /// creates the tree if new.
     pub(crate) fn replace(
         &mut self,
         id: TreeId,
         name: &IVec,
-        from: &[u8],
-        to: Option<&[u8]>,
-        leaves: Vec<(IVec, Entry)>,
+        (from, to): (&[u8], Option<&[u8]>),
+        leaves: Vec<(IVec, u64, Placed)>,
+        (since, segments_from): (Since, u64),
     ) {
+        let gen = match self.gens.last_key_value() {
+            Some((&g, last)) if last.since == since => g,
+            _ => {
+                let g = self.next_gen;
+                self.next_gen += 1;
+                let fresh = Gen {
+                    since,
+                    segments_from,
+                    entries: 0,
+                };
+                self.gens.insert(g, fresh);
+                g
+            }
+        };
         let tree = self.trees.entry(id).or_insert_with(|| TreeLayout {
             name: name.clone(),
             leaves: BTreeMap::new(),
         });
+        // Counted before the stale entries go: they may be of the same
+        // generation (a position with nothing logged since is reused).
+        if let Some(g) = self.gens.get_mut(&gen) {
+            g.entries += leaves.len();
+        }
         let stale: Vec<IVec> = tree
             .leaves
             .range::<[u8], _>((std::ops::Bound::Included(from), upper(to)))
             .map(|(lo, _)| lo.clone())
             .collect();
         for lo in stale {
-            tree.leaves.remove(&lo);
+            if let Some(e) = tree.leaves.remove(&lo) {
+                release(&mut self.gens, e.gen);
+            }
         }
-        tree.leaves.extend(leaves);
+        tree.leaves.extend(
+            leaves
+                .into_iter()
+                .map(|(lo, id, placed)| (lo, Entry { id, placed, gen })),
+        );
+        if self.gens.get(&gen).is_some_and(|g| g.entries == 0) {
+            self.gens.remove(&gen);
+        }
     }
 
     /// Every entry, mutably (to relocate pages a cleaning pass copies).
@@ -179,17 +251,27 @@ impl Layout {
     /// since to `now`, which is the same point in the log: the log files
     /// between the two hold nothing and can go.
     pub(crate) fn advance(&mut self, now: Since) {
-        for e in self.entries_mut().filter(|e| e.since.lsn == now.lsn) {
-            e.since = now;
+        for g in self.gens.values_mut().filter(|g| g.since.lsn == now.lsn) {
+            g.since = now;
         }
         if self.floor.lsn == now.lsn {
             self.floor = now;
         }
     }
 
+    /// Segments below this were written before the oldest entry's
+    /// checkpoint: what they still hold has outlived a whole pass, so it is
+    /// worth cleaning out of them. Newer ones will mostly be emptied by the
+    /// pass going on.
+    pub(crate) fn settled_below(&self) -> u64 {
+        self.gens
+            .first_key_value()
+            .map_or(u64::MAX, |(_, g)| g.segments_from)
+    }
+
     /// Where replay must start: the oldest entry's position.
     pub(crate) fn replay_from(&self) -> Since {
-        self.entries().map(|e| e.since).min().unwrap_or(self.floor)
+        self.gens.first_key_value().map_or(self.floor, |(_, g)| g.since)
     }
 
     /// Leaf id → page, for the page store.
@@ -219,6 +301,16 @@ impl Layout {
     }
 }
 
+/// Counts one entry of generation `gen` gone.
+fn release(gens: &mut BTreeMap<u64, Gen>, gen: u64) {
+    if let Some(g) = gens.get_mut(&gen) {
+        g.entries -= 1;
+        if g.entries == 0 {
+            gens.remove(&gen);
+        }
+    }
+}
+
 fn upper(to: Option<&[u8]>) -> std::ops::Bound<&[u8]> {
     to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded)
 }
@@ -227,15 +319,16 @@ fn upper(to: Option<&[u8]>) -> std::ops::Bound<&[u8]> {
 mod tests {
     use super::*;
 
-    fn entry(id: u64, since: u64) -> Entry {
-        Entry {
-            id,
-            placed: Placed::default(),
-            since: Since {
-                seq: since,
-                lsn: since,
-            },
+    fn at(n: u64) -> Since {
+        Since {
+            seq: n,
+            lsn: n,
+            mark: n,
         }
+    }
+
+    fn leaf(lo: &[u8], id: u64) -> (IVec, u64, Placed) {
+        (IVec::from(lo), id, Placed::default())
     }
 
     fn los(layout: &Layout, tree: TreeId) -> Vec<(Vec<u8>, u64)> {
@@ -247,26 +340,18 @@ mod tests {
     }
 
     #[test]
-    fn a_run_replaces_exactly_its_range() {
+    fn a_run_replaces_exactly_its_range_and_replay_starts_at_the_oldest_entry() {
         let mut l = Layout::new(None);
         let name = IVec::from(&b"t"[..]);
-        let first = vec![
-            (IVec::empty(), entry(1, 1)),
-            (IVec::from(&b"c"[..]), entry(2, 1)),
-            (IVec::from(&b"f"[..]), entry(3, 1)),
-            (IVec::from(&b"k"[..]), entry(4, 1)),
-        ];
-        l.replace(7, &name, b"", None, first);
+        let first = vec![leaf(b"", 1), leaf(b"c", 2), leaf(b"f", 3), leaf(b"k", 4)];
+        l.replace(7, &name, (b"", None), first, (at(1), 0));
         // Leaves 2 and 3 merged, then split at "e": the run covers c..k.
         l.replace(
             7,
             &name,
-            b"c",
-            Some(b"k"),
-            vec![
-                (IVec::from(&b"c"[..]), entry(5, 9)),
-                (IVec::from(&b"e"[..]), entry(6, 9)),
-            ],
+            (b"c", Some(b"k")),
+            vec![leaf(b"c", 5), leaf(b"e", 6)],
+            (at(9), 0),
         );
         assert_eq!(
             los(&l, 7),
@@ -278,13 +363,61 @@ mod tests {
             ]
         );
         assert!(l.is_boundary(7, b"e") && !l.is_boundary(7, b"f"));
-        assert_eq!(l.replay_from(), Since { seq: 1, lsn: 1 });
+        assert_eq!(l.replay_from(), at(1));
         assert_eq!(l.entries_in(7, b"c", Some(b"k")).count(), 2);
-        l.replace(7, &name, b"", Some(b"c"), vec![(IVec::empty(), entry(8, 10))]);
-        l.replace(7, &name, b"k", None, vec![(IVec::from(&b"k"[..]), entry(9, 11))]);
-        assert_eq!(l.replay_from(), Since { seq: 9, lsn: 9 });
+        l.replace(7, &name, (b"", Some(b"c")), vec![leaf(b"", 8)], (at(10), 0));
+        assert_eq!(
+            l.replay_from(),
+            at(1),
+            "leaf 4 is still from the first checkpoint"
+        );
+        l.replace(7, &name, (b"k", None), vec![leaf(b"k", 9)], (at(11), 0));
+        assert_eq!(l.replay_from(), at(9));
         assert_eq!(l.entries().count(), 4);
+        // Nothing logged since position 11: the same point as 12.
+        l.advance(Since {
+            seq: 12,
+            lsn: 11,
+            mark: 11,
+        });
+        assert_eq!(l.replay_from(), at(9));
+        // A run at the same position as the newest generation replaces
+        // entries of that generation.
+        l.replace(7, &name, (b"k", None), vec![leaf(b"k", 10)], (at(11), 0));
+        assert_eq!(l.gens.values().map(|g| g.entries).sum::<usize>(), 4);
+        assert_eq!(l.replay_from(), at(9));
         l.remove_tree(7);
         assert_eq!(l.replay_from(), l.floor);
+        assert!(l.gens.is_empty());
+    }
+
+    #[test]
+    fn a_loaded_table_replays_from_its_checkpoint_until_a_pass_replaces_it() {
+        let ckpt = Checkpoint {
+            log_seq: 3,
+            start_lsn: 40,
+            trees: vec![TreeEntry {
+                id: 0,
+                name: IVec::from(&b"d"[..]),
+                leaves: vec![LeafEntry {
+                    id: 1,
+                    lo: IVec::empty(),
+                    loc: crate::checkpoint::Loc::default(),
+                    blobs: Vec::new(),
+                }],
+            }],
+            ..Checkpoint::default()
+        };
+        let mut l = Layout::new(Some(&ckpt));
+        assert_eq!((l.replay_from().seq, l.replay_from().lsn), (3, 40));
+        l.replace(
+            0,
+            &IVec::from(&b"d"[..]),
+            (b"", None),
+            vec![leaf(b"", 2)],
+            (at(50), 0),
+        );
+        assert_eq!(l.replay_from(), at(50));
+        assert_eq!(l.tree_entries()[0].leaves[0].id, 2);
     }
 }

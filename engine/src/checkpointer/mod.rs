@@ -43,7 +43,7 @@ use crate::{Error, IVec, Result};
 mod layout;
 mod placer;
 
-use layout::{Entry, Layout, Since};
+use layout::{Layout, Since};
 use placer::Placer;
 
 /// Segments whose live pages fill less than this share are emptied.
@@ -62,6 +62,8 @@ const MIN_LOG_BYTES: u64 = 1 << 20;
 const PASS_RUNS: u64 = 16;
 /// A checkpoint copies at least this many dirty bytes when it can.
 const MIN_RUN_BYTES: u64 = 1 << 20;
+/// Writers never wait for a smaller backlog than this.
+const MIN_BACKLOG: u64 = 16 << 20;
 /// How often the background thread looks whether a checkpoint or an
 /// eviction pass is due.
 const POLL: Duration = Duration::from_millis(20);
@@ -129,7 +131,9 @@ impl Checkpoints {
         self.step(&mut state)?;
         drop(state);
         // The leaves just written may be evicted now.
-        self.shared.cache.evict();
+        if self.shared.cache.over() {
+            self.shared.cache.evict();
+        }
         Ok(())
     }
 
@@ -173,9 +177,15 @@ impl Checkpoints {
         if self.log.next_lsn() <= state.layout.replay_from().lsn {
             return false;
         }
-        let logged = self.log.bytes_written.load(Ordering::Relaxed) - state.log_mark;
+        let written = self.log.bytes_written.load(Ordering::Relaxed);
+        let logged = written - state.log_mark;
         let elapsed = state.started.elapsed();
-        logged >= self.run_log_bytes() || elapsed >= every || (logged == 0 && elapsed >= every / 8)
+        // Writers wait (or soon will): only a checkpoint lets them go on.
+        let backlog = written.saturating_sub(state.layout.replay_from().mark);
+        backlog >= self.log.backlog.limit.load(Ordering::Relaxed) / 4 * 3
+            || logged >= self.run_log_bytes()
+            || elapsed >= every
+            || (logged == 0 && elapsed >= every / 8)
     }
 
     /// Dirty bytes a checkpoint copies before it may stop: a sixteenth of the
@@ -188,6 +198,13 @@ impl Checkpoints {
     /// Log bytes that make the next run due: a pass should complete within
     /// an eighth of the live bytes of log (at least `MIN_LOG_BYTES`), and
     /// within a quarter of the cache, because dirty leaves cannot be evicted.
+    /// Log bytes past the replay start that make writers wait (see
+    /// `log::Backlog`): a quarter of the live bytes, so that the files stay
+    /// within about 1.4× the data even when writes outrun checkpoints.
+    fn backlog_limit(&self) -> u64 {
+        MIN_BACKLOG.max(self.pages.live_bytes() / 4)
+    }
+
     fn run_log_bytes(&self) -> u64 {
         let live = self.pages.live_bytes();
         let pass = MIN_LOG_BYTES.max(live / 8).min(self.shared.cache.capacity() / 4);
@@ -199,7 +216,11 @@ impl Checkpoints {
         state.started = Instant::now();
         let bytes_before = self.pages.bytes_written.load(Ordering::Relaxed);
         let (seq, lsn) = self.log.start_file()?;
-        let since = Since { seq, lsn };
+        let since = Since {
+            seq,
+            lsn,
+            mark: self.log.bytes_written.load(Ordering::Relaxed),
+        };
         let (mut trees, next_tree) = {
             let catalog = read(&self.catalog);
             let trees: Vec<_> = catalog.by_name.values().cloned().collect();
@@ -211,6 +232,7 @@ impl Checkpoints {
         layout.advance(since);
         layout.retain_trees(|id| trees.iter().any(|t| t.id == id));
         let runs = self.capture(layout, &trees);
+        let segments_from = self.pages.next_segment();
         let next_leaf = self.shared.leaf_ids.load(Ordering::Relaxed);
 
         // Which pages and blobs stay where they are, and so which segments to
@@ -252,6 +274,7 @@ impl Checkpoints {
                 .flat_map(Placed::locs)
                 .chain(reused)
                 .chain(untouched),
+            layout.settled_below(),
         );
         let mut placer = Placer {
             victims,
@@ -272,12 +295,7 @@ impl Checkpoints {
                     }
                     Captured::Clean => placer.clean(leaf.id, kept.remove(&leaf.id).unwrap_or_default())?,
                 };
-                let entry = Entry {
-                    id: leaf.id,
-                    placed,
-                    since,
-                };
-                entries.push((lo, entry));
+                entries.push((lo, leaf.id, placed));
             }
             placed_runs.push((tree, name, run.from, run.to, entries));
         }
@@ -300,7 +318,13 @@ impl Checkpoints {
         // From here on a failure poisons the engine: the layout in memory may
         // run ahead of the durable one, but nothing uses it again.
         for (tree, name, from, to, entries) in placed_runs {
-            layout.replace(tree, &name, &from, to.as_deref(), entries);
+            layout.replace(
+                tree,
+                &name,
+                (&from, to.as_deref()),
+                entries,
+                (since, segments_from),
+            );
         }
         let from = layout.replay_from();
         let ckpt = Checkpoint {
@@ -337,6 +361,7 @@ impl Checkpoints {
             }
         }
         self.log.remove_files_before(from.seq)?;
+        self.log.backlog.moved_to(from.mark);
         state.last.pages_copied = copied;
         state.last.bytes_written = self.pages.bytes_written.load(Ordering::Relaxed) - bytes_before;
         Ok(since)
@@ -385,14 +410,14 @@ impl Checkpoints {
 
     /// Segments to empty in this checkpoint, given the pages and blobs it
     /// keeps where they are.
-    fn pick_victims(&self, kept: impl Iterator<Item = Loc>) -> HashSet<u64> {
+    fn pick_victims(&self, kept: impl Iterator<Item = Loc>, settled_below: u64) -> HashSet<u64> {
         let mut live: HashMap<u64, u64> = HashMap::new();
         for loc in kept {
             *live.entry(loc.segment).or_default() += u64::from(loc.len);
         }
         let mut victims = HashSet::new();
         let mut small = Vec::new();
-        for seg in self.pages.usage() {
+        for seg in self.pages.usage().into_iter().filter(|s| s.seq < settled_below) {
             let Some(&still) = live.get(&seg.seq) else {
                 continue; // nothing kept there: removed without copying
             };
@@ -416,10 +441,14 @@ pub(crate) fn start(checkpoints: Arc<Checkpoints>, every: Duration) -> Result<Pe
     // recounts after every eighth of the capacity written to the log.
     let mut evicted_at = 0;
     Periodic::start("skiff-checkpointer", POLL, move || {
-        if checkpoints.due(every) {
-            // A failure poisons the engine; writers report it. A checkpoint
-            // ends with an eviction pass.
-            let _ = checkpoints.run();
+        let limit = checkpoints.backlog_limit();
+        checkpoints.log.backlog.limit.store(limit, Ordering::Release);
+        // Back to back while due: writers may be waiting for them. A
+        // failure poisons the engine; writers report it.
+        while checkpoints.due(every) {
+            if checkpoints.run().is_err() {
+                break;
+            }
         }
         let cache = &checkpoints.shared.cache;
         let logged = checkpoints.log.bytes_written.load(Ordering::Relaxed);
