@@ -94,7 +94,7 @@ pub(crate) struct Log {
 /// limit and moves the start as it completes passes.
 pub(crate) struct Backlog {
     /// `bytes_written` where replay would start.
-    pub start: AtomicU64,
+    start: AtomicU64,
     /// Bytes of log past `start` that make writers wait; `u64::MAX` (no
     /// background checkpointer) never does.
     pub limit: AtomicU64,

@@ -174,14 +174,15 @@ impl Checkpoints {
     /// `every` passed, or writes stopped and the pass can be finished.
     pub(crate) fn due(&self, every: Duration) -> bool {
         let state = lock(&self.state);
-        if self.log.next_lsn() <= state.layout.replay_from().lsn {
+        let from = state.layout.replay_from();
+        if self.log.next_lsn() <= from.lsn {
             return false;
         }
         let written = self.log.bytes_written.load(Ordering::Relaxed);
         let logged = written - state.log_mark;
         let elapsed = state.started.elapsed();
         // Writers wait (or soon will): only a checkpoint lets them go on.
-        let backlog = written.saturating_sub(state.layout.replay_from().mark);
+        let backlog = written.saturating_sub(from.mark);
         backlog >= self.log.backlog.limit.load(Ordering::Relaxed) / 4 * 3
             || logged >= self.run_log_bytes()
             || elapsed >= every
@@ -195,9 +196,6 @@ impl Checkpoints {
         self.run_bytes.unwrap_or(MIN_RUN_BYTES.max(live / PASS_RUNS))
     }
 
-    /// Log bytes that make the next run due: a pass should complete within
-    /// an eighth of the live bytes of log (at least `MIN_LOG_BYTES`), and
-    /// within a quarter of the cache, because dirty leaves cannot be evicted.
     /// Log bytes past the replay start that make writers wait (see
     /// `log::Backlog`): a quarter of the live bytes, so that the files stay
     /// within about 1.4× the data even when writes outrun checkpoints.
@@ -205,6 +203,9 @@ impl Checkpoints {
         MIN_BACKLOG.max(self.pages.live_bytes() / 4)
     }
 
+    /// Log bytes that make the next run due: a pass should complete within
+    /// an eighth of the live bytes of log (at least `MIN_LOG_BYTES`), and
+    /// within a quarter of the cache, because dirty leaves cannot be evicted.
     fn run_log_bytes(&self) -> u64 {
         let live = self.pages.live_bytes();
         let pass = MIN_LOG_BYTES.max(live / 8).min(self.shared.cache.capacity() / 4);
@@ -301,9 +302,11 @@ impl Checkpoints {
         }
         // Pages outside the runs that lie in a segment being emptied move,
         // as they are: they still hold what they held.
-        for e in layout.entries_mut() {
-            if !replaced.contains(&e.id) && e.placed.locs().any(|l| placer.victims.contains(&l.segment)) {
-                e.placed = placer.clean(e.id, std::mem::take(&mut e.placed))?;
+        if !placer.victims.is_empty() {
+            for e in layout.entries_mut() {
+                if !replaced.contains(&e.id) && e.placed.locs().any(|l| placer.victims.contains(&l.segment)) {
+                    e.placed = placer.clean(e.id, std::mem::take(&mut e.placed))?;
+                }
             }
         }
         let Placer {
