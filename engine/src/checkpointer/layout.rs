@@ -49,8 +49,6 @@ pub(crate) struct Entry {
 /// The entries one checkpoint captured that are still in the table.
 struct Gen {
     since: Since,
-    /// The first segment file this checkpoint could have written.
-    segments_from: u64,
     entries: usize,
 }
 
@@ -76,7 +74,6 @@ impl Layout {
     /// captured at various points, unknown now: all count as captured where
     /// its replay starts.
     pub(crate) fn new(ckpt: Option<&Checkpoint>) -> Layout {
-        let segments_from = ckpt.map_or(0, |c| c.next_segment);
         let floor = ckpt.map_or(
             Since {
                 seq: 0,
@@ -127,12 +124,13 @@ impl Layout {
         };
         let entries = layout.entries().count();
         if entries > 0 {
-            let g = Gen {
-                since: floor,
-                segments_from,
-                entries,
-            };
-            layout.gens.insert(0, g);
+            layout.gens.insert(
+                0,
+                Gen {
+                    since: floor,
+                    entries,
+                },
+            );
         }
         layout
     }
@@ -192,19 +190,14 @@ impl Layout {
         name: &IVec,
         (from, to): (&[u8], Option<&[u8]>),
         leaves: Vec<(IVec, u64, Placed)>,
-        (since, segments_from): (Since, u64),
+        since: Since,
     ) {
         let gen = match self.gens.last_key_value() {
             Some((&g, last)) if last.since == since => g,
             _ => {
                 let g = self.next_gen;
                 self.next_gen += 1;
-                let fresh = Gen {
-                    since,
-                    segments_from,
-                    entries: 0,
-                };
-                self.gens.insert(g, fresh);
+                self.gens.insert(g, Gen { since, entries: 0 });
                 g
             }
         };
@@ -242,6 +235,22 @@ impl Layout {
         self.trees.values_mut().flat_map(|t| t.leaves.values_mut())
     }
 
+    /// The entries the pass has yet to reach: from the cursor on, or none
+    /// once it went back to the start (the pass just ended).
+    pub(crate) fn ahead(&self) -> impl Iterator<Item = &Entry> {
+        let (tree, key) = &self.cursor;
+        let wrapped = *tree == 0 && key.is_empty();
+        self.trees
+            .range(*tree..)
+            .filter(move |_| !wrapped)
+            .flat_map(move |(&id, t)| {
+                let from: &[u8] = if id == *tree { key } else { &[] };
+                t.leaves
+                    .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+            })
+            .map(|(_, e)| e)
+    }
+
     /// Every entry.
     pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.trees.values().flat_map(|t| t.leaves.values())
@@ -257,16 +266,6 @@ impl Layout {
         if self.floor.lsn == now.lsn {
             self.floor = now;
         }
-    }
-
-    /// Segments below this were written before the oldest entry's
-    /// checkpoint: what they still hold has outlived a whole pass, so it is
-    /// worth cleaning out of them. Newer ones will mostly be emptied by the
-    /// pass going on.
-    pub(crate) fn settled_below(&self) -> u64 {
-        self.gens
-            .first_key_value()
-            .map_or(u64::MAX, |(_, g)| g.segments_from)
     }
 
     /// Where replay must start: the oldest entry's position.
@@ -344,14 +343,14 @@ mod tests {
         let mut l = Layout::new(None);
         let name = IVec::from(&b"t"[..]);
         let first = vec![leaf(b"", 1), leaf(b"c", 2), leaf(b"f", 3), leaf(b"k", 4)];
-        l.replace(7, &name, (b"", None), first, (at(1), 0));
+        l.replace(7, &name, (b"", None), first, at(1));
         // Leaves 2 and 3 merged, then split at "e": the run covers c..k.
         l.replace(
             7,
             &name,
             (b"c", Some(b"k")),
             vec![leaf(b"c", 5), leaf(b"e", 6)],
-            (at(9), 0),
+            at(9),
         );
         assert_eq!(
             los(&l, 7),
@@ -365,13 +364,17 @@ mod tests {
         assert!(l.is_boundary(7, b"e") && !l.is_boundary(7, b"f"));
         assert_eq!(l.replay_from(), at(1));
         assert_eq!(l.entries_in(7, b"c", Some(b"k")).count(), 2);
-        l.replace(7, &name, (b"", Some(b"c")), vec![leaf(b"", 8)], (at(10), 0));
+        assert_eq!(l.ahead().count(), 0, "a cursor at the start: the pass just ended");
+        l.cursor = (7, IVec::from(&b"d"[..]));
+        assert_eq!(l.ahead().map(|e| e.id).collect::<Vec<_>>(), vec![6, 4]);
+        l.cursor = (0, IVec::empty());
+        l.replace(7, &name, (b"", Some(b"c")), vec![leaf(b"", 8)], at(10));
         assert_eq!(
             l.replay_from(),
             at(1),
             "leaf 4 is still from the first checkpoint"
         );
-        l.replace(7, &name, (b"k", None), vec![leaf(b"k", 9)], (at(11), 0));
+        l.replace(7, &name, (b"k", None), vec![leaf(b"k", 9)], at(11));
         assert_eq!(l.replay_from(), at(9));
         assert_eq!(l.entries().count(), 4);
         // Nothing logged since position 11: the same point as 12.
@@ -383,7 +386,7 @@ mod tests {
         assert_eq!(l.replay_from(), at(9));
         // A run at the same position as the newest generation replaces
         // entries of that generation.
-        l.replace(7, &name, (b"k", None), vec![leaf(b"k", 10)], (at(11), 0));
+        l.replace(7, &name, (b"k", None), vec![leaf(b"k", 10)], at(11));
         assert_eq!(l.gens.values().map(|g| g.entries).sum::<usize>(), 4);
         assert_eq!(l.replay_from(), at(9));
         l.remove_tree(7);
@@ -410,13 +413,7 @@ mod tests {
         };
         let mut l = Layout::new(Some(&ckpt));
         assert_eq!((l.replay_from().seq, l.replay_from().lsn), (3, 40));
-        l.replace(
-            0,
-            &IVec::from(&b"d"[..]),
-            (b"", None),
-            vec![leaf(b"", 2)],
-            (at(50), 0),
-        );
+        l.replace(0, &IVec::from(&b"d"[..]), (b"", None), vec![leaf(b"", 2)], at(50));
         assert_eq!(l.replay_from(), at(50));
         assert_eq!(l.tree_entries()[0].leaves[0].id, 2);
     }

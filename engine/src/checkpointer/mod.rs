@@ -48,6 +48,9 @@ use placer::Placer;
 
 /// Segments whose live pages fill less than this share are emptied.
 const CLEAN_BELOW: f64 = 0.8;
+/// A segment is not emptied while more than this fraction (1/n) of what it
+/// still holds is ahead of the pass.
+const AHEAD_SHARE: u64 = 4;
 /// Segments smaller than a quarter of `segment_size` are merged once there are
 /// this many of them.
 const SMALL_SEGMENTS: usize = 4;
@@ -233,7 +236,6 @@ impl Checkpoints {
         layout.advance(since);
         layout.retain_trees(|id| trees.iter().any(|t| t.id == id));
         let runs = self.capture(layout, &trees);
-        let segments_from = self.pages.next_segment();
         let next_leaf = self.shared.leaf_ids.load(Ordering::Relaxed);
 
         // Which pages and blobs stay where they are, and so which segments to
@@ -270,12 +272,16 @@ impl Checkpoints {
             .entries()
             .filter(|e| !replaced.contains(&e.id))
             .flat_map(|e| e.placed.locs());
+        let mut ahead: HashMap<u64, u64> = HashMap::new();
+        for loc in layout.ahead().flat_map(|e| e.placed.locs()) {
+            *ahead.entry(loc.segment).or_default() += u64::from(loc.len);
+        }
         let victims = self.pick_victims(
             kept.values()
                 .flat_map(Placed::locs)
                 .chain(reused)
                 .chain(untouched),
-            layout.settled_below(),
+            &ahead,
         );
         let mut placer = Placer {
             victims,
@@ -321,13 +327,7 @@ impl Checkpoints {
         // From here on a failure poisons the engine: the layout in memory may
         // run ahead of the durable one, but nothing uses it again.
         for (tree, name, from, to, entries) in placed_runs {
-            layout.replace(
-                tree,
-                &name,
-                (&from, to.as_deref()),
-                entries,
-                (since, segments_from),
-            );
+            layout.replace(tree, &name, (&from, to.as_deref()), entries, since);
         }
         let from = layout.replay_from();
         let ckpt = Checkpoint {
@@ -412,18 +412,24 @@ impl Checkpoints {
     }
 
     /// Segments to empty in this checkpoint, given the pages and blobs it
-    /// keeps where they are.
-    fn pick_victims(&self, kept: impl Iterator<Item = Loc>, settled_below: u64) -> HashSet<u64> {
+    /// keeps where they are and those of them the pass has yet to reach.
+    /// A segment whose pages are mostly ahead is left alone: the runs to come
+    /// rewrite those that changed, and copying them first would write them
+    /// twice.
+    fn pick_victims(&self, kept: impl Iterator<Item = Loc>, ahead: &HashMap<u64, u64>) -> HashSet<u64> {
         let mut live: HashMap<u64, u64> = HashMap::new();
         for loc in kept {
             *live.entry(loc.segment).or_default() += u64::from(loc.len);
         }
         let mut victims = HashSet::new();
         let mut small = Vec::new();
-        for seg in self.pages.usage().into_iter().filter(|s| s.seq < settled_below) {
+        for seg in self.pages.usage() {
             let Some(&still) = live.get(&seg.seq) else {
                 continue; // nothing kept there: removed without copying
             };
+            if ahead.get(&seg.seq).copied().unwrap_or(0) > still / AHEAD_SHARE {
+                continue;
+            }
             if (still as f64) < CLEAN_BELOW * seg.size as f64 {
                 victims.insert(seg.seq);
             } else if seg.size < self.segment_size / 4 {
