@@ -19,6 +19,7 @@
 
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 
+use crate::fingerprint::{shared_len, Fingerprints};
 use crate::leaf::Leaf;
 use crate::sync::{lock, Arc, Mutex, MutexGuard, Ordering};
 use crate::IVec;
@@ -38,9 +39,9 @@ enum Node {
 #[derive(Clone)]
 struct Inner {
     lows: Vec<IVec>,
-    /// `IVec::prefix` of each low key, so a search touches few cache lines.
+    /// Fingerprints of the low keys, so a search touches few cache lines.
     /// Recomputed by `sealed` whenever `lows` changes.
-    prefixes: Vec<u64>,
+    prints: Fingerprints,
     children: Vec<Node>,
 }
 
@@ -56,31 +57,31 @@ impl Inner {
     fn new(lows: Vec<IVec>, children: Vec<Node>) -> Inner {
         Inner {
             lows,
-            prefixes: Vec::new(),
+            prints: Fingerprints::default(),
             children,
         }
         .sealed()
     }
 
-    /// Brings `prefixes` in step with `lows` after an edit.
+    /// Brings `prints` in step with `lows` after an edit.
     fn sealed(mut self) -> Inner {
-        self.prefixes = self.lows.iter().map(|l| IVec::prefix(l)).collect();
+        // Sorted, so every low key shares what the first and the last share.
+        let skip = match (self.lows.first(), self.lows.last()) {
+            (Some(first), Some(last)) => shared_len(first, last),
+            _ => 0,
+        };
+        self.prints = Fingerprints::new(skip, self.lows.iter().map(|l| &**l));
         self
     }
 
     /// Number of low keys `<= key` (or `< key` with `strict`).
     #[inline]
     fn count_below(&self, key: &[u8], strict: bool) -> usize {
-        let p = IVec::prefix(key);
-        let end = self.prefixes.partition_point(|&q| q <= p);
-        let start = self.prefixes[..end].partition_point(|&q| q < p);
-        let within = &self.lows[start..end];
-        start
-            + if strict {
-                within.partition_point(|l| &**l < key)
-            } else {
-                within.partition_point(|l| &**l <= key)
-            }
+        let head = self.lows.first().map_or(&[][..], |l| &l[..self.prints.skip()]);
+        match self.prints.search(head, key, |i| (*self.lows[i]).cmp(key)) {
+            Ok(i) if !strict => i + 1,
+            Ok(i) | Err(i) => i,
+        }
     }
 
     /// Index of the child whose range holds `key`.

@@ -19,6 +19,7 @@ use std::ops::Bound;
 use std::collections::BTreeMap;
 
 use crate::checkpoint::Loc;
+use crate::fingerprint::{shared_len, Fingerprints};
 use crate::ivec::PackedBuf;
 use crate::sync::{Arc, AtomicBool, RwLock};
 use crate::versions::{Stamp, Versions};
@@ -30,6 +31,14 @@ pub(crate) const ENTRY_OVERHEAD: usize = 2 * std::mem::size_of::<IVec>();
 /// The size a leaf is charged for one entry.
 pub(crate) fn entry_size(key: &[u8], value: &[u8]) -> usize {
     key.len() + value.len() + ENTRY_OVERHEAD
+}
+
+/// The fingerprints of a leaf's entries, for a leaf covering `[lo, hi)`.
+fn fingerprints(lo: &[u8], hi: Option<&[u8]>, entries: &[(IVec, IVec)]) -> Fingerprints {
+    // Every key in `[lo, hi)` starts with what `lo` and `hi` share: a key that
+    // left it earlier would sort below `lo` or above `hi`.
+    let skip = hi.map_or(0, |hi| shared_len(lo, hi));
+    Fingerprints::new(skip, entries.iter().map(|(k, _)| &**k))
 }
 
 /// A leaf and its lock.
@@ -48,11 +57,11 @@ pub(crate) struct LeafState {
     pub hi: Option<IVec>,
     pub retired: bool,
     /// Sorted entries; change them only through the methods below, which keep
-    /// `prefixes` and `bytes` in step.
+    /// `prints` and `bytes` in step.
     pub entries: Vec<(IVec, IVec)>,
-    /// `IVec::prefix` of each entry's key: a binary search touches these few
-    /// cache lines instead of every entry it probes.
-    prefixes: Vec<u64>,
+    /// One fingerprint per entry, skipping the prefix `lo` and `hi` share
+    /// (every key in the range has it); kept in step with `entries`.
+    prints: Fingerprints,
     pub bytes: usize,
     /// Bytes of long keys and values written since the last `pack`, which live
     /// in buffers of their own.
@@ -141,7 +150,7 @@ impl Leaf {
 
     fn build(id: u64, lo: IVec, hi: Option<IVec>, entries: Vec<(IVec, IVec)>, dirty: bool) -> Leaf {
         let bytes = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
-        let prefixes = entries.iter().map(|(k, _)| IVec::prefix(k)).collect();
+        let prints = fingerprints(&lo, hi.as_deref(), &entries);
         Leaf {
             id,
             heat: AtomicBool::new(false),
@@ -150,7 +159,7 @@ impl Leaf {
                 hi,
                 retired: false,
                 entries,
-                prefixes,
+                prints,
                 bytes,
                 unpacked: 0,
                 versions: None,
@@ -190,13 +199,8 @@ impl LeafState {
 
     #[inline]
     pub(crate) fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        let p = IVec::prefix(key);
-        let end = self.prefixes.partition_point(|&q| q <= p);
-        let start = self.prefixes[..end].partition_point(|&q| q < p);
-        match self.entries[start..end].binary_search_by(|(k, _)| (**k).cmp(key)) {
-            Ok(i) => Ok(start + i),
-            Err(i) => Err(start + i),
-        }
+        let head = &self.lo[..self.prints.skip()];
+        self.prints.search(head, key, |i| (*self.entries[i].0).cmp(key))
     }
 
     #[inline]
@@ -238,7 +242,7 @@ impl LeafState {
                 if key.is_long() {
                     self.unpacked += key.len();
                 }
-                self.prefixes.insert(i, IVec::prefix(&key));
+                self.prints.insert(i, &key);
                 self.entries.insert(i, (key, value));
                 None
             }
@@ -252,7 +256,7 @@ impl LeafState {
         if let Some(blobs) = &mut self.blobs {
             blobs.remove(key);
         }
-        self.prefixes.remove(i);
+        self.prints.remove(i);
         let (k, v) = self.entries.remove(i);
         self.bytes -= entry_size(&k, &v);
         Some(v)
@@ -383,10 +387,12 @@ impl LeafState {
             self.blobs.get_or_insert_default().append(&mut theirs);
         }
         self.entries.append(&mut right.entries);
-        self.prefixes.append(&mut right.prefixes);
+        right.prints = Fingerprints::default();
         self.bytes += std::mem::take(&mut right.bytes);
         self.unpacked += std::mem::take(&mut right.unpacked);
         self.hi = right.hi.take();
+        // The range widened, so its keys may share less.
+        self.prints = fingerprints(&self.lo, self.hi.as_deref(), &self.entries);
         self.dirty = true;
         right.retired = true;
         started
@@ -402,7 +408,7 @@ impl LeafState {
     pub(crate) fn evict(&mut self) -> usize {
         debug_assert!(self.evictable());
         self.entries = Vec::new();
-        self.prefixes = Vec::new();
+        self.prints = Fingerprints::default();
         self.versions = None;
         self.blobs = None;
         self.evicted = true;
@@ -417,7 +423,7 @@ impl LeafState {
         debug_assert!(self.evicted);
         self.blobs = (!blobs.is_empty()).then(|| Box::new(blobs));
         self.bytes = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
-        self.prefixes = entries.iter().map(|(k, _)| IVec::prefix(k)).collect();
+        self.prints = fingerprints(&self.lo, self.hi.as_deref(), &entries);
         self.entries = entries;
         self.evicted = false;
         self.bytes
@@ -426,7 +432,7 @@ impl LeafState {
     /// Drops every entry and retires the leaf.
     pub(crate) fn retire(&mut self) {
         self.entries = Vec::new();
-        self.prefixes = Vec::new();
+        self.prints = Fingerprints::default();
         self.versions = None;
         self.blobs = None;
         self.bytes = 0;
@@ -457,7 +463,7 @@ impl LeafState {
         let mut pieces = Vec::with_capacity(cuts.len());
         for &cut in cuts.iter().rev() {
             let tail = self.entries.split_off(cut);
-            self.prefixes.truncate(cut);
+            self.prints.truncate(cut);
             let low = tail[0].0.clone();
             let versions = self
                 .versions
@@ -483,6 +489,8 @@ impl LeafState {
         self.bytes = self.entries.iter().map(|(k, v)| entry_size(k, v)).sum();
         if let Some(piece) = pieces.first() {
             self.hi = Some(piece.low.clone());
+            // The range narrowed, so its keys may share more.
+            self.prints = fingerprints(&self.lo, self.hi.as_deref(), &self.entries);
         }
         pieces
     }
@@ -533,7 +541,7 @@ mod tests {
         }
         assert_eq!(all, leaf_with(100).entries);
         assert!(s.bytes <= total / 5);
-        assert_eq!(s.prefixes.len(), s.entries.len());
+        assert_eq!(s.prints.len(), s.entries.len());
         for (i, (k, _)) in s.entries.clone().iter().enumerate() {
             assert_eq!(s.search(k), Ok(i));
         }

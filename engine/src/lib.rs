@@ -31,6 +31,7 @@ mod config;
 mod db;
 mod error;
 mod export;
+mod fingerprint;
 mod group_commit;
 mod index;
 pub mod io;
