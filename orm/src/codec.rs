@@ -56,6 +56,13 @@ use serde::Serialize;
 ///
 /// The catalog can record it next to [`KEY_ENCODING_VERSION`](crate::KEY_ENCODING_VERSION);
 /// any change to the bytes written for an existing value bumps it.
+///
+/// ```
+/// // Version 1 is the format this module describes:
+/// assert_eq!(skiff::codec::VALUE_ENCODING_VERSION, 1);
+/// assert_eq!(skiff::codec::encode(&(1u8, "hi"))?, [1, 2, b'h', b'i']);
+/// # Ok::<(), skiff::codec::EncodeError>(())
+/// ```
 pub const VALUE_ENCODING_VERSION: u32 = 1;
 
 /// The configuration for writing.
@@ -133,6 +140,21 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
 }
 
 /// A value that could not be encoded; see [`encode`].
+///
+/// ```
+/// use serde::{Serialize, Serializer};
+///
+/// struct Secret;
+/// impl Serialize for Secret {
+///     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+///         Err(serde::ser::Error::custom("secrets are not stored"))
+///     }
+/// }
+///
+/// let err = skiff::codec::encode(&Secret).unwrap_err();
+/// assert!(err.to_string().starts_with("cannot encode `"));
+/// assert!(err.to_string().contains("secrets are not stored"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeError {
     type_name: &'static str,
@@ -141,11 +163,35 @@ pub struct EncodeError {
 
 impl EncodeError {
     /// The name of the type being encoded.
+    ///
+    /// ```
+    /// # use serde::{Serialize, Serializer};
+    /// # struct Secret;
+    /// # impl Serialize for Secret {
+    /// #     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+    /// #         Err(serde::ser::Error::custom("secrets are not stored"))
+    /// #     }
+    /// # }
+    /// let err = skiff::codec::encode(&("id", Secret)).unwrap_err();
+    /// assert!(err.type_name().ends_with("Secret)"), "the value given to encode: {}", err.type_name());
+    /// ```
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
 
     /// What the serializer reported.
+    ///
+    /// ```
+    /// # use serde::{Serialize, Serializer};
+    /// # struct Secret;
+    /// # impl Serialize for Secret {
+    /// #     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+    /// #         Err(serde::ser::Error::custom("secrets are not stored"))
+    /// #     }
+    /// # }
+    /// let err = skiff::codec::encode(&Secret).unwrap_err();
+    /// assert!(err.message().contains("secrets are not stored"));
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -174,6 +220,23 @@ pub struct DecodeError {
 }
 
 /// What was wrong; see [`DecodeError::kind`].
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use skiff::codec::{self, DecodeErrorKind};
+/// use skiff::Model;
+///
+/// #[derive(Model, Serialize, Deserialize, Debug)]
+/// struct Note { #[model(key)] id: u32, text: String }
+///
+/// let bytes = codec::encode(&Note { id: 1, text: "hi".into() })?;
+/// let kind = |r: Result<Note, codec::DecodeError>| r.unwrap_err().kind().clone();
+/// assert!(matches!(kind(codec::decode(&bytes[..2])), DecodeErrorKind::Invalid(_)));
+/// let longer = [&bytes[..], &[0]].concat();
+/// assert_eq!(kind(codec::decode(&longer)), DecodeErrorKind::TrailingBytes { count: 1 });
+/// assert_eq!(kind(Note::upgrade_from(2, &bytes)), DecodeErrorKind::NewerVersion { version: 2, current: 1 });
+/// # Ok::<(), codec::EncodeError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DecodeErrorKind {
@@ -207,6 +270,18 @@ pub enum DecodeErrorKind {
 
 impl DecodeError {
     /// An error while decoding a value of type `T`.
+    ///
+    /// A hand-written [`Model::upgrade_from`](crate::Model::upgrade_from) uses it
+    /// to reject a version it cannot read:
+    ///
+    /// ```
+    /// use skiff::codec::{DecodeError, DecodeErrorKind};
+    ///
+    /// struct Note;
+    /// let err = DecodeError::new::<Note>(DecodeErrorKind::NewerVersion { version: 3, current: 2 });
+    /// assert!(err.type_name().ends_with("Note"));
+    /// assert!(err.to_string().ends_with("model version 3, newer than this program's version 2"));
+    /// ```
     pub fn new<T: ?Sized>(kind: DecodeErrorKind) -> Self {
         DecodeError {
             type_name: std::any::type_name::<T>(),
@@ -215,12 +290,24 @@ impl DecodeError {
     }
 
     /// What was wrong.
+    ///
+    /// ```
+    /// use skiff::codec::{self, DecodeErrorKind};
+    ///
+    /// let err = codec::decode::<(u8, u8)>(&[1]).unwrap_err();
+    /// assert!(matches!(err.kind(), DecodeErrorKind::Invalid(_)));
+    /// ```
     pub fn kind(&self) -> &DecodeErrorKind {
         &self.kind
     }
 
     /// The name of the type that was being decoded (for a version error, the
     /// model that rejected the version).
+    ///
+    /// ```
+    /// let err = skiff::codec::decode::<Vec<u32>>(&[2, 1]).unwrap_err();
+    /// assert_eq!(err.type_name(), "alloc::vec::Vec<u32>");
+    /// ```
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }

@@ -19,6 +19,27 @@ use crate::{Error, Result};
 
 /// How a [`Collection`] reaches the store. Sealed: the three kinds are
 /// [`Auto`], [`InTxn`] and [`InSnapshot`].
+///
+/// Bound on it to write read helpers that work in all three:
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use skiff::{store::Store, Access, Collection};
+///
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Item { #[model(key)] sku: String, stock: u32 }
+///
+/// fn total_stock<S: Store, A: Access<S>>(items: &Collection<Item, S, A>) -> skiff::Result<u32> {
+///     items.iter()?.map(|i| i.map(|i| i.stock)).sum()
+/// }
+///
+/// let db = skiff::Db::temporary()?;
+/// db.collection::<Item>()?.insert(&Item { sku: "a".into(), stock: 3 })?;
+/// assert_eq!(total_stock(&db.collection::<Item>()?)?, 3);
+/// assert_eq!(db.transaction(|tx| total_stock(&tx.collection::<Item>()?))?, 3);
+/// assert_eq!(db.read(|r| total_stock(&r.collection::<Item>()?))?, 3);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub trait Access<S: Store>: sealed::Sealed {
     /// What reads go through.
     type Reader: Read<Space = S::Space>;
@@ -28,6 +49,28 @@ pub trait Access<S: Store>: sealed::Sealed {
 }
 
 /// An [`Access`] that can write: [`Auto`] and [`InTxn`].
+///
+/// Bound on it for write helpers that run on their own or as part of a
+/// larger transaction:
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use skiff::{store::Store, Collection, WriteAccess};
+///
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Item { #[model(key)] sku: String, stock: u32 }
+///
+/// fn restock<S: Store, A: WriteAccess<S>>(items: &Collection<Item, S, A>, sku: &str) -> skiff::Result<u32> {
+///     Ok(items.update(sku, |i| i.stock += 10)?.stock)
+/// }
+///
+/// let db = skiff::Db::temporary()?;
+/// let items = db.collection::<Item>()?;
+/// items.insert(&Item { sku: "a".into(), stock: 0 })?;
+/// assert_eq!(restock(&items, "a")?, 10);
+/// assert_eq!(db.transaction(|tx| restock(&tx.collection::<Item>()?, "a"))?, 20);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub trait WriteAccess<S: Store>: Access<S> + sealed::Writes<S> {}
 
 mod sealed {
@@ -46,17 +89,89 @@ use sealed::Writes;
 
 /// Every call is atomic on its own: each write is one transaction, each read a
 /// fresh snapshot. What `Db::collection` returns.
+///
+/// Such a collection is cheap to clone and can move to other threads; their
+/// writes are serialized by the store (here, concurrent `push`es get distinct keys).
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use skiff::{store::EngineStore, Auto, Collection};
+///
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Hit { #[model(key, auto)] id: u64 }
+///
+/// let db = skiff::Db::temporary()?;
+/// let hits: Collection<Hit, EngineStore, Auto<EngineStore>> = db.collection()?;
+/// let threads: Vec<_> = (0..4).map(|_| {
+///     let hits = hits.clone();
+///     std::thread::spawn(move || hits.push(Hit { id: 0 }))
+/// }).collect();
+/// let mut ids: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect::<Result<_, _>>()?;
+/// ids.sort();
+/// assert_eq!(ids, [1, 2, 3, 4]);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub struct Auto<S: Store> {
     pub(crate) db: Db<S>,
 }
 
 /// Part of a transaction (what `tx.collection()` returns).
+///
+/// Reads see the transaction's own writes; if the transaction fails, none of
+/// its writes happened.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Seat { #[model(key)] no: u32 }
+///
+/// let db = skiff::Db::temporary()?;
+/// db.collection::<Seat>()?.insert(&Seat { no: 2 })?;
+/// let booked = db.transaction(|tx| {
+///     let seats = tx.collection::<Seat>()?; // Collection<Seat, EngineStore, InTxn<'_, EngineStore>>
+///     seats.insert(&Seat { no: 1 })?;
+///     assert!(seats.contains(&1)?);
+///     seats.insert(&Seat { no: 2 }) // taken: the whole transaction fails
+/// });
+/// assert!(matches!(booked, Err(skiff::Error::DuplicateKey { .. })));
+/// assert!(!db.collection::<Seat>()?.contains(&1)?);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub struct InTxn<'a, S: Store> {
     pub(crate) txn: &'a S::Txn,
     pub(crate) changes: &'a ChangeBuf,
 }
 
 /// Read-only, at a snapshot (what `db.read(|r| r.collection())` returns).
+///
+/// Later writes do not show through, however long the snapshot is kept:
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Seat { #[model(key)] no: u32 }
+///
+/// let db = skiff::Db::temporary()?;
+/// let seats = db.collection::<Seat>()?;
+/// db.read(|r| {
+///     let then = r.collection::<Seat>()?; // Collection<Seat, EngineStore, InSnapshot<EngineStore>>
+///     seats.insert(&Seat { no: 1 })?;
+///     assert!(seats.contains(&1)? && !then.contains(&1)?);
+///     Ok::<_, skiff::Error>(())
+/// })?;
+/// # Ok::<(), skiff::Error>(())
+/// ```
+///
+/// It has no write methods:
+///
+/// ```compile_fail,E0599
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(skiff::Model, Serialize, Deserialize)]
+/// # struct Seat { #[model(key)] no: u32 }
+/// # let db = skiff::Db::temporary()?;
+/// db.read(|r| r.collection::<Seat>()?.insert(&Seat { no: 1 }))?;
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub struct InSnapshot<S: Store> {
     pub(crate) snapshot: S::Snapshot,
 }
@@ -178,6 +293,20 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     }
 
     /// The record with primary key `key` (`&str` for `String` keys).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// assert_eq!(cities.get("Lyon")?.map(|c| c.country), Some("FR".into()));
+    /// assert_eq!(cities.get("Rome")?, None);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn get(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
         records::get(
             &self.access.reader(),
@@ -187,12 +316,41 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     }
 
     /// Whether a record has primary key `key`.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// assert!(cities.contains("Bonn")?);
+    /// assert!(!cities.contains("bonn")?); // keys compare exactly
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn contains(&self, key: &<T::Key as Key>::Borrowed) -> Result<bool> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
         Ok(self.access.reader().get(&self.meta.records, &pk)?.is_some())
     }
 
     /// The number of records (counts them).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// assert_eq!(cities.len()?, 3);
+    /// cities.remove("Bonn")?;
+    /// assert_eq!(cities.len()?, 2);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn len(&self) -> Result<usize> {
         records::count(
             self.access
@@ -202,16 +360,66 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     }
 
     /// Whether the collection has no records.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// assert!(!cities.is_empty()?);
+    /// for name in ["Bonn", "Lyon", "Paris"] {
+    ///     cities.remove(name)?;
+    /// }
+    /// assert!(cities.is_empty()?);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.first()?.is_none())
     }
 
     /// Every record in key order; double-ended, streaming.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// let names: Vec<String> = cities.iter()?.map(|c| c.map(|c| c.name)).collect::<Result<_, _>>()?;
+    /// assert_eq!(names, ["Bonn", "Lyon", "Paris"]);
+    /// let last = cities.iter()?.next_back().transpose()?;
+    /// assert_eq!(last.unwrap().name, "Paris");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn iter(&self) -> Result<Records<T>> {
         Ok(self.scan(Bound::Unbounded, Bound::Unbounded))
     }
 
     /// The records whose keys are in `range`, in key order; double-ended.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// // Bounds borrow like `get` does: `&str` ranges for `String` keys.
+    /// let from_l: Vec<String> = cities.range("L"..)?.map(|c| c.map(|c| c.name)).collect::<Result<_, _>>()?;
+    /// assert_eq!(from_l, ["Lyon", "Paris"]);
+    /// assert_eq!(cities.range("Lyon"..="Lyon")?.count(), 1);
+    /// assert_eq!(cities.range::<str, _>(..)?.rev().next().transpose()?.unwrap().name, "Paris");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn range<Q: KeyRef<T::Key> + ?Sized, R: RangeBounds<Q>>(&self, range: R) -> Result<Records<T>> {
         let (lo, hi) = key_bounds::<T::Key, Q, R>(&range);
         Ok(self.scan(lo, hi))
@@ -239,11 +447,37 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     }
 
     /// The record with the smallest key.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// assert_eq!(cities.first()?.unwrap().name, "Bonn");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn first(&self) -> Result<Option<T>> {
         self.iter()?.next().transpose()
     }
 
     /// The record with the largest key.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// assert_eq!(cities.last()?.unwrap().name, "Paris");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn last(&self) -> Result<Option<T>> {
         self.iter()?.next_back().transpose()
     }
@@ -253,11 +487,46 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     }
 
     /// Subscribes to every committed change of the collection.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// let mut changes = cities.watch()?;
+    /// cities.update("Bonn", |c| c.country = "Germany".into())?;
+    /// let batch = changes.try_next().unwrap()?;
+    /// let [skiff::Change::Updated { old, new }] = &batch.changes[..] else { panic!("{batch:?}") };
+    /// assert_eq!((old.country.as_str(), new.country.as_str()), ("DE", "Germany"));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn watch(&self) -> Result<Subscription<T>> {
         Ok(Subscription::new(&self.meta, Filter::All))
     }
 
     /// Subscribes to changes of records whose keys are in `range`.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// let mut a_to_m = cities.watch_range("A".."M")?;
+    /// cities.remove("Paris")?; // outside the range: not reported
+    /// cities.remove("Lyon")?;
+    /// let batch = a_to_m.try_next().unwrap()?;
+    /// assert!(matches!(&batch.changes[..], [skiff::Change::Removed(c)] if c.name == "Lyon"));
+    /// assert!(a_to_m.try_next().is_none());
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn watch_range<Q: KeyRef<T::Key> + ?Sized, R: RangeBounds<Q>>(
         &self,
         range: R,
@@ -267,6 +536,22 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     }
 
     /// Subscribes to changes of records whose (tuple) keys start with `prefix`.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Line { #[model(key)] order: u32, #[model(key)] no: u16, sku: String }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let lines = db.collection::<Line>()?;
+    /// let mut order_7 = lines.watch_prefix(&(7u32,))?;
+    /// lines.insert(&Line { order: 8, no: 1, sku: "a".into() })?;
+    /// lines.insert(&Line { order: 7, no: 1, sku: "b".into() })?;
+    /// let batch = order_7.try_next().unwrap()?;
+    /// assert!(matches!(&batch.changes[..], [skiff::Change::Inserted(l)] if l.sku == "b"));
+    /// assert!(order_7.try_next().is_none());
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn watch_prefix<P: KeyPrefix<T::Key>>(&self, prefix: &P) -> Result<Subscription<T>> {
         let (lo, hi) = records::prefix_bounds(prefix.to_prefix_bytes());
         Ok(Subscription::new(&self.meta, Filter::Keys(lo, hi)))
@@ -274,6 +559,22 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
 
     /// Queries through the secondary index `index` (a constant such as
     /// `User::EMAIL` that `#[derive(Model)]` generates).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// let french = cities.index(City::COUNTRY);
+    /// assert_eq!(french.count("FR"..="FR")?, 2);
+    /// let first = french.get_all("FR")?.next().transpose()?;
+    /// assert_eq!(first.unwrap().name, "Lyon");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn index<K: Key, Kind: IndexKind>(
         &self,
         index: Index<T, K, Kind>,
@@ -383,6 +684,23 @@ impl<T: Model, S: Store, A: WriteAccess<S>> Collection<T, S, A> {
     /// new record; `Error::NotFound` if there is none. `f` may run more than
     /// once (the write is retried on conflict). If `f` changes the key, the
     /// record moves (`Error::DuplicateKey` if the new key is taken).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct City { #[model(key)] name: String, #[model(index)] country: String }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let cities = db.collection::<City>()?;
+    /// # for (name, country) in [("Bonn", "DE"), ("Lyon", "FR"), ("Paris", "FR")] {
+    /// #     cities.insert(&City { name: name.into(), country: country.into() })?;
+    /// # }
+    /// let paris = cities.update("Paris", |c| c.country = "France".into())?;
+    /// assert_eq!(paris.country, "France");
+    /// assert_eq!(cities.index(City::COUNTRY).count("FR"..="FR")?, 1); // indexes follow
+    /// let missing = cities.update("Rome", |_| ());
+    /// assert!(matches!(missing, Err(skiff::Error::NotFound { .. })));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn update(&self, key: &<T::Key as Key>::Borrowed, f: impl FnMut(&mut T)) -> Result<T> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
         let f = RefCell::new(f);

@@ -20,6 +20,24 @@ use crate::{Error, Result};
 pub(crate) const BATCH: usize = 1_000;
 
 /// Progress of a long operation (building an index, migrating).
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # use std::sync::{Arc, Mutex};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct User { #[model(key)] id: u32, #[model(index)] city: String }
+///
+/// let db = skiff::Db::temporary()?;
+/// let users = db.collection::<User>()?;
+/// users.insert(&User { id: 1, city: "Oslo".into() })?;
+/// let last = Arc::new(Mutex::new(None));
+/// let seen = last.clone();
+/// db.on_progress(move |p: &skiff::Progress| *seen.lock().unwrap() = Some(p.clone()));
+/// db.rebuild_index::<User>("city")?;
+/// let p = last.lock().unwrap().clone().unwrap();
+/// assert_eq!((p.collection, p.task.as_str(), p.done, p.total), ("User", "build index city", 1, 1));
+/// # Ok::<(), skiff::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
     /// The collection.
@@ -99,22 +117,68 @@ impl<S: Store> Drop for Inner<S> {
 
 impl Db<EngineStore> {
     /// Opens (creating if needed) the database at `path`.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Note { #[model(key)] id: u32, text: String }
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = skiff::Db::open(dir.path().join("notes.db"))?;
+    /// db.collection::<Note>()?.insert(&Note { id: 1, text: "kept".into() })?;
+    /// drop(db);
+    /// let db = skiff::Db::open(dir.path().join("notes.db"))?;
+    /// assert_eq!(db.collection::<Note>()?.get(&1)?.unwrap().text, "kept");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn open<P: AsRef<Path>>(path: P) -> Result<Self> {
         Self::from_engine(skiff_engine::open(path)?)
     }
 
     /// A scratch database in a temporary directory, removed when dropped.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Note { #[model(key)] id: u32 }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// db.collection::<Note>()?.insert(&Note { id: 1 })?;
+    /// assert!(skiff::Db::temporary()?.collection::<Note>()?.is_empty()?, "each one starts empty");
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn temporary() -> Result<Self> {
         Self::from_engine(skiff_engine::Config::new().temporary(true).open()?)
     }
 
     /// A typed database on an engine database opened with its own
     /// [`Config`](skiff_engine::Config) (durability, flush interval, …).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Note { #[model(key)] id: u32 }
+    ///
+    /// let engine = skiff::engine::Config::new().temporary(true).durable_transactions(true).open()?;
+    /// let db = skiff::Db::from_engine(engine)?;
+    /// db.collection::<Note>()?.insert(&Note { id: 1 })?;
+    /// assert!(db.collection::<Note>()?.contains(&1)?);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn from_engine(db: skiff_engine::Db) -> Result<Self> {
         Self::with_store(EngineStore::new(db))
     }
 
     /// The engine database underneath.
+    ///
+    /// For what the typed layer does not wrap, such as database-wide unique ids:
+    ///
+    /// ```
+    /// let db = skiff::Db::temporary()?;
+    /// let (a, b) = (db.engine().generate_id()?, db.engine().generate_id()?);
+    /// assert!(b > a);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn engine(&self) -> &skiff_engine::Db {
         self.inner.store.engine()
     }
@@ -122,6 +186,20 @@ impl Db<EngineStore> {
 
 impl<S: Store> Db<S> {
     /// A typed database on any [`Store`].
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// use skiff::{store::EngineStore, Db};
+    ///
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Note { #[model(key)] id: u32 }
+    ///
+    /// let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+    /// let db: Db<EngineStore> = Db::with_store(store)?;
+    /// db.collection::<Note>()?.insert(&Note { id: 1 })?;
+    /// assert_eq!(db.collection::<Note>()?.len()?, 1);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn with_store(store: S) -> Result<Self> {
         let catalog = store.space(CATALOG_SPACE)?;
         Ok(Db {
@@ -145,6 +223,28 @@ impl<S: Store> Db<S> {
     }
 
     /// Calls `f` as long operations (index builds, migrations) progress.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use std::sync::{Arc, Mutex};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct User { #[model(key)] id: u32, #[model(index)] city: String }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let users = db.collection::<User>()?;
+    /// for id in 0..2_500 {
+    ///     users.insert(&User { id, city: "Oslo".into() })?;
+    /// }
+    /// let reports = Arc::new(Mutex::new(Vec::new()));
+    /// let log = reports.clone();
+    /// db.on_progress(move |p| log.lock().unwrap().push((p.done, p.total)));
+    /// db.rebuild_index::<User>("city")?;
+    /// // One report per batch of records, the last when all are done.
+    /// let reports = reports.lock().unwrap();
+    /// assert!(reports.len() > 1 && reports.windows(2).all(|w| w[0].0 < w[1].0));
+    /// assert_eq!(reports.last(), Some(&(2_500, 2_500)));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn on_progress(&self, f: impl Fn(&Progress) + Send + Sync + 'static) {
         *self
             .inner
@@ -168,6 +268,24 @@ impl<S: Store> Db<S> {
     /// The collection of `T`, created on first use. Checks `T` against the
     /// catalog (`Error::SchemaMismatch` if its key type or an index definition
     /// changed) and builds any index the catalog does not have yet.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// mod v1 {
+    ///     #[derive(skiff::Model, serde::Serialize, serde::Deserialize)]
+    ///     #[model(name = "users")]
+    ///     pub struct User { #[model(key)] pub id: u32 }
+    /// }
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// #[model(name = "users")]
+    /// struct User { #[model(key)] id: String }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// db.collection::<v1::User>()?.insert(&v1::User { id: 1 })?;
+    /// let changed_key = db.collection::<User>();
+    /// assert!(matches!(changed_key, Err(skiff::Error::SchemaMismatch { .. })));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn collection<T: Model>(&self) -> Result<Collection<T, S, Auto<S>>> {
         let meta = self.meta::<T>()?;
         Ok(Collection::new(meta, Auto { db: self.clone() }))
@@ -211,6 +329,24 @@ impl<S: Store> Db<S> {
     }
 
     /// Runs `f` on a consistent snapshot of every collection; never conflicts.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Account { #[model(key)] name: String, balance: i64 }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let accounts = db.collection::<Account>()?;
+    /// accounts.insert(&Account { name: "a".into(), balance: 10 })?;
+    /// let total = db.read(|r| {
+    ///     let accounts = r.collection::<Account>()?;
+    ///     // Committed after the snapshot was taken: not counted.
+    ///     db.collection::<Account>()?.insert(&Account { name: "b".into(), balance: 5 })?;
+    ///     accounts.iter()?.map(|a| a.map(|a| a.balance)).sum::<skiff::Result<i64>>()
+    /// })?;
+    /// assert_eq!(total, 10);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn read<R, E: From<Error>>(&self, f: impl FnOnce(&ReadTx<'_, S>) -> Result<R, E>) -> Result<R, E> {
         let snapshot = self.inner.store.snapshot();
         f(&ReadTx { db: self, snapshot })
@@ -298,6 +434,25 @@ impl<S: Store> Db<S> {
 }
 
 /// An open transaction (see [`Db::transaction`]).
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Order { #[model(key)] id: u32, item: String }
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Stock { #[model(key)] item: String, count: u32 }
+///
+/// let db = skiff::Db::temporary()?;
+/// db.collection::<Stock>()?.insert(&Stock { item: "pen".into(), count: 1 })?;
+/// // One transaction across two collections: both writes or neither.
+/// db.transaction(|tx: &skiff::Tx<'_>| {
+///     tx.collection::<Order>()?.insert(&Order { id: 1, item: "pen".into() })?;
+///     tx.collection::<Stock>()?.update("pen", |s| s.count -= 1)
+/// })?;
+/// assert_eq!(db.collection::<Stock>()?.get("pen")?.unwrap().count, 0);
+/// assert!(db.collection::<Order>()?.contains(&1)?);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub struct Tx<'a, S: Store = EngineStore> {
     db: &'a Db<S>,
     txn: &'a S::Txn,
@@ -306,6 +461,23 @@ pub struct Tx<'a, S: Store = EngineStore> {
 
 impl<S: Store> Tx<'_, S> {
     /// The collection of `T` inside this transaction.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Counter { #[model(key)] name: String, value: u64 }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let next = db.transaction(|tx| {
+    ///     let counters = tx.collection::<Counter>()?;
+    ///     let value = counters.get("orders")?.map_or(1, |c| c.value + 1);
+    ///     counters.upsert(&Counter { name: "orders".into(), value })?;
+    ///     Ok::<_, skiff::Error>(value)
+    /// })?;
+    /// assert_eq!(next, 1);
+    /// assert_eq!(db.collection::<Counter>()?.get("orders")?.unwrap().value, 1);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn collection<T: Model>(&self) -> Result<Collection<T, S, InTxn<'_, S>>> {
         let meta = self.db.meta::<T>()?;
         Ok(Collection::new(
@@ -318,12 +490,47 @@ impl<S: Store> Tx<'_, S> {
     }
 
     /// Makes this transaction durable (fsynced) before it returns.
+    ///
+    /// For the writes that must survive a crash (a payment, say) on a database
+    /// whose other transactions are not durable:
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Payment { #[model(key)] id: u64, cents: u64 }
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = skiff::Db::open(dir.path().join("db"))?;
+    /// db.transaction(|tx| {
+    ///     tx.make_durable();
+    ///     tx.collection::<Payment>()?.insert(&Payment { id: 1, cents: 500 })
+    /// })?;
+    /// assert!(db.collection::<Payment>()?.contains(&1)?);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn make_durable(&self) {
         self.txn.make_durable();
     }
 }
 
 /// A consistent read-only view (see [`Db::read`]).
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Order { #[model(key)] id: u32, item: String }
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Stock { #[model(key)] item: String, count: u32 }
+///
+/// let db = skiff::Db::temporary()?;
+/// db.collection::<Stock>()?.insert(&Stock { item: "pen".into(), count: 3 })?;
+/// // Both collections as of one moment.
+/// let (orders, stock) = db.read(|r: &skiff::ReadTx<'_>| {
+///     Ok::<_, skiff::Error>((r.collection::<Order>()?.len()?, r.collection::<Stock>()?.len()?))
+/// })?;
+/// assert_eq!((orders, stock), (0, 1));
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub struct ReadTx<'a, S: Store = EngineStore> {
     db: &'a Db<S>,
     snapshot: S::Snapshot,
@@ -331,6 +538,23 @@ pub struct ReadTx<'a, S: Store = EngineStore> {
 
 impl<S: Store> ReadTx<'_, S> {
     /// The collection of `T` as of the snapshot.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct Stock { #[model(key)] item: String, count: u32 }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let stock = db.collection::<Stock>()?;
+    /// stock.insert(&Stock { item: "pen".into(), count: 3 })?;
+    /// db.read(|r| {
+    ///     let then = r.collection::<Stock>()?;
+    ///     stock.update("pen", |s| s.count = 0)?;
+    ///     assert_eq!(then.get("pen")?.unwrap().count, 3); // as of the snapshot
+    ///     Ok::<_, skiff::Error>(())
+    /// })?;
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn collection<T: Model>(&self) -> Result<Collection<T, S, InSnapshot<S>>> {
         let meta = self.db.meta::<T>()?;
         Ok(Collection::new(

@@ -6,6 +6,28 @@ use crate::codec::{DecodeError, EncodeError};
 use crate::key::KeyDecodeError;
 
 /// The result type of the typed layer.
+///
+/// The error type is a parameter (default [`Error`]) so application code can
+/// use the alias with its own error:
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct User { #[model(key)] id: u32, name: String }
+///
+/// fn name(db: &skiff::Db, id: u32) -> skiff::Result<Option<String>> {
+///     Ok(db.collection::<User>()?.get(&id)?.map(|u| u.name))
+/// }
+/// fn greeting(db: &skiff::Db, id: u32) -> skiff::Result<String, Box<dyn std::error::Error>> {
+///     Ok(format!("hello {}", name(db, id)?.ok_or("no such user")?))
+/// }
+///
+/// let db = skiff::Db::temporary()?;
+/// db.collection::<User>()?.insert(&User { id: 1, name: "Ada".into() })?;
+/// assert_eq!(greeting(&db, 1)?, "hello Ada");
+/// assert_eq!(greeting(&db, 2).unwrap_err().to_string(), "no such user");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in the typed layer. Messages name the

@@ -1,11 +1,13 @@
 //! Skiff: a typed embedded database built on `skiff-engine`.
 //!
-//! Today this crate provides the typed layer's foundations: the
+//! A [`Db`] holds typed [`Collection`]s of [`Model`]s, whose secondary indexes
+//! every write keeps in step, with serializable transactions
+//! ([`Db::transaction`]), snapshots ([`Db::read`]), change streams
+//! ([`Subscription`]) and migrations ([`Db::migrate`]). They rest on the
 //! order-preserving [`Key`] encoding with `#[derive(Key)]`, the [`Model`] trait
 //! with `#[derive(Model)]` (keys, secondary-index definitions, typed index
 //! handles such as `User::EMAIL`, versions and `from` chains), and the value
-//! [`codec`]. Collections, index maintenance and migrations, which need the
-//! engine's transactions, come next; until then use [`engine`] directly.
+//! [`codec`]. The storage engine underneath is re-exported as [`engine`].
 //!
 //! ```
 //! use skiff::Key;

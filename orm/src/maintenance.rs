@@ -81,6 +81,21 @@ impl<S: Store> Db<S> {
 
     /// Empties and rebuilds the index called `name` of `T` from the records
     /// (after a bug, or to be sure), in batches, with progress.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct User { #[model(key)] id: u32, #[model(unique)] email: String }
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// let users = db.collection::<User>()?;
+    /// users.insert(&User { id: 1, email: "a@x".into() })?;
+    /// db.rebuild_index::<User>("email")?;
+    /// assert_eq!(users.index(User::EMAIL).get("a@x")?.map(|u| u.id), Some(1));
+    /// let typo = db.rebuild_index::<User>("e-mail");
+    /// assert!(matches!(typo, Err(skiff::Error::SchemaMismatch { .. })));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn rebuild_index<T: Model>(&self, name: &str) -> Result<()> {
         let meta = self.meta::<T>()?;
         let Some(pos) = T::indexes().iter().position(|d| d.name() == name) else {
@@ -153,6 +168,25 @@ impl<S: Store> Db<S> {
     /// Deletes the data of the indexes of `T` that the model no longer
     /// declares (they are kept, unmaintained, until this is called); returns
     /// their names.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// mod v1 {
+    ///     #[derive(skiff::Model, serde::Serialize, serde::Deserialize)]
+    ///     #[model(name = "users")]
+    ///     pub struct User { #[model(key)] pub id: u32, #[model(index)] pub city: String }
+    /// }
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// #[model(name = "users")]
+    /// struct User { #[model(key)] id: u32, city: String } // no longer indexed
+    ///
+    /// let db = skiff::Db::temporary()?;
+    /// db.collection::<v1::User>()?.insert(&v1::User { id: 1, city: "Oslo".into() })?;
+    /// let _users = db.collection::<User>()?;
+    /// assert_eq!(db.drop_retired_indexes::<User>()?, ["city"]);
+    /// assert!(db.drop_retired_indexes::<User>()?.is_empty());
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn drop_retired_indexes<T: Model>(&self) -> Result<Vec<String>> {
         self.meta::<T>()?;
         let Some(mut schema) = self.stored_schema::<T>()? else {

@@ -67,6 +67,14 @@ pub struct Desc<T>(pub T);
 
 impl<T> Desc<T> {
     /// The wrapped value.
+    ///
+    /// ```
+    /// use skiff::Desc;
+    ///
+    /// let mut years = vec![Desc(2022u16), Desc(2024), Desc(2023)];
+    /// years.sort(); // newest first
+    /// assert_eq!(years.into_iter().map(Desc::into_inner).collect::<Vec<_>>(), [2024, 2023, 2022]);
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }

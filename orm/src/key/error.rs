@@ -26,6 +26,15 @@ pub struct KeyDecodeError {
 }
 
 /// What was wrong with the bytes; see [`KeyDecodeError::kind`].
+///
+/// ```
+/// use skiff::{Key, KeyDecodeErrorKind};
+///
+/// let kind = |r: Result<String, skiff::KeyDecodeError>| r.unwrap_err().kind().clone();
+/// assert_eq!(kind(String::from_key_bytes(b"ab")), KeyDecodeErrorKind::UnexpectedEnd);
+/// assert_eq!(kind(String::from_key_bytes(&[0xC3, 0x00, 0x00])), KeyDecodeErrorKind::InvalidUtf8);
+/// assert_eq!(kind(String::from_key_bytes(&[0x00, 0x07])), KeyDecodeErrorKind::InvalidEscape { byte: 7 });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyDecodeErrorKind {
@@ -75,6 +84,33 @@ impl KeyDecodeError {
     ///
     /// Hand-written [`Key`](crate::Key) implementations use this (usually with
     /// [`KeyDecodeErrorKind::Other`]) to reject bytes they cannot decode.
+    ///
+    /// ```
+    /// use skiff::{Key, KeyDecodeError, KeyDecodeErrorKind};
+    ///
+    /// /// A percentage, stored as one byte.
+    /// #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+    /// struct Percent(u8);
+    ///
+    /// impl Key for Percent {
+    ///     type Borrowed = Self;
+    ///     fn encode_key(&self, out: &mut Vec<u8>) {
+    ///         self.0.encode_key(out);
+    ///     }
+    ///     fn decode_key(input: &mut &[u8]) -> Result<Self, KeyDecodeError> {
+    ///         match u8::decode_key(input)? {
+    ///             p @ 0..=100 => Ok(Percent(p)),
+    ///             _ => Err(KeyDecodeError::new::<Self>(KeyDecodeErrorKind::Other("percent above 100"))),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Percent::from_key_bytes(&[42])?, Percent(42));
+    /// let err = Percent::from_key_bytes(&[101]).unwrap_err();
+    /// assert_eq!(err.kind(), &KeyDecodeErrorKind::Other("percent above 100"));
+    /// assert!(err.type_name().ends_with("Percent"));
+    /// # Ok::<(), KeyDecodeError>(())
+    /// ```
     pub fn new<T: ?Sized>(kind: KeyDecodeErrorKind) -> Self {
         Self {
             type_name: std::any::type_name::<T>(),
@@ -84,11 +120,25 @@ impl KeyDecodeError {
     }
 
     /// What was wrong with the bytes.
+    ///
+    /// ```
+    /// use skiff::{Key, KeyDecodeErrorKind};
+    ///
+    /// let err = Option::<u8>::from_key_bytes(&[2, 0]).unwrap_err();
+    /// assert_eq!(err.kind(), &KeyDecodeErrorKind::InvalidTag { tag: 2 });
+    /// ```
     pub fn kind(&self) -> &KeyDecodeErrorKind {
         &self.kind
     }
 
     /// The name of the type whose decoding failed (the innermost component).
+    ///
+    /// ```
+    /// use skiff::Key;
+    ///
+    /// let err = <(u32, bool)>::from_key_bytes(&[0, 0, 0, 1, 5]).unwrap_err();
+    /// assert_eq!(err.type_name(), "bool");
+    /// ```
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
@@ -98,6 +148,15 @@ impl KeyDecodeError {
     /// component that failed to decode. `None` when the error came from
     /// [`Key::decode_key`](crate::Key::decode_key) directly, which does not know
     /// where its input started.
+    ///
+    /// ```
+    /// use skiff::Key;
+    ///
+    /// let bytes = [b'a', 0, 0, 9]; // ("a", then a bool tag 9)
+    /// let err = <(String, bool)>::from_key_bytes(&bytes).unwrap_err();
+    /// assert_eq!(err.offset(), Some(3));
+    /// assert_eq!(bool::decode_key(&mut &bytes[3..]).unwrap_err().offset(), None);
+    /// ```
     pub fn offset(&self) -> Option<usize> {
         self.offset
     }

@@ -64,6 +64,15 @@ pub use error::{KeyDecodeError, KeyDecodeErrorKind};
 ///
 /// The catalog records it with every collection; any change to the bytes of an
 /// existing key type bumps it.
+///
+/// ```
+/// use skiff::Key;
+///
+/// // Version 1 is the format this module describes: integers big-endian,
+/// // strings ended by 0x00 0x00.
+/// assert_eq!(skiff::KEY_ENCODING_VERSION, 1);
+/// assert_eq!((258u16, String::from("a")).to_key_bytes(), [1, 2, b'a', 0, 0]);
+/// ```
 pub const KEY_ENCODING_VERSION: u32 = 1;
 
 /// A type usable as a primary or index key: it has an order-preserving,

@@ -21,6 +21,22 @@ use std::marker::PhantomData;
 use super::Model;
 
 /// The function that emits the encoded index keys of a record.
+///
+/// ```
+/// use skiff::{model::ExtractFn, Key};
+///
+/// struct User { email: String }
+///
+/// fn domain(user: &User, sink: &mut dyn FnMut(&[u8])) {
+///     if let Some((_, domain)) = user.email.split_once('@') {
+///         sink(&domain.to_string().to_key_bytes());
+///     }
+/// }
+/// let extract: ExtractFn<User> = domain;
+/// let mut keys = Vec::new();
+/// extract(&User { email: "a@example.com".into() }, &mut |k| keys.push(k.to_vec()));
+/// assert_eq!(keys, ["example.com".to_string().to_key_bytes()]);
+/// ```
 pub type ExtractFn<M> = fn(&M, &mut dyn FnMut(&[u8]));
 
 /// One secondary index of model `M`, as a runtime sees it: its name, whether
@@ -62,6 +78,22 @@ impl<M> IndexDef<M> {
     /// of the record (zero times if the record is not indexed).
     ///
     /// `#[derive(Model)]` calls this; a hand-written [`Model`] can too.
+    ///
+    /// ```
+    /// use skiff::{IndexDef, Key};
+    ///
+    /// struct User { email: String }
+    ///
+    /// fn domain(user: &User, sink: &mut dyn FnMut(&[u8])) {
+    ///     if let Some((_, domain)) = user.email.split_once('@') {
+    ///         sink(&domain.to_string().to_key_bytes());
+    ///     }
+    /// }
+    /// const DOMAIN: IndexDef<User> = IndexDef::new("domain", false, "with(domain):String", domain);
+    /// let user = User { email: "a@example.com".into() };
+    /// assert_eq!(DOMAIN.keys(&user), ["example.com".to_string().to_key_bytes()]);
+    /// assert!(DOMAIN.keys(&User { email: "local".into() }).is_empty(), "not indexed");
+    /// ```
     pub const fn new(
         name: &'static str,
         unique: bool,
@@ -78,11 +110,47 @@ impl<M> IndexDef<M> {
 
     /// The index's name: the field's name for a field index, the `name = "…"`
     /// of a composite or computed one. Unique within the model.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// use skiff::Model;
+    ///
+    /// let names: Vec<&str> = User::indexes().iter().map(|d| d.name()).collect();
+    /// assert_eq!(names, ["email", "nickname", "tags", "city_age"]);
+    /// ```
     pub const fn name(&self) -> &'static str {
         self.name
     }
 
     /// Whether two records may not share a key of this index.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// use skiff::Model;
+    ///
+    /// let unique: Vec<bool> = User::indexes().iter().map(|d| d.is_unique()).collect();
+    /// assert_eq!(unique, [true, false, false, false]);
+    /// ```
     pub const fn is_unique(&self) -> bool {
         self.unique
     }
@@ -93,6 +161,29 @@ impl<M> IndexDef<M> {
     /// `optional(f)`, `multi(f)`, `fields(a,b)` or `with(path)`, and types and
     /// paths spelled as in the code with module paths dropped
     /// (`std::string::String` is `String`).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// use skiff::Model;
+    ///
+    /// let defs: Vec<&str> = User::indexes().iter().map(|d| d.definition()).collect();
+    /// assert_eq!(defs, [
+    ///     "unique field(email):String",
+    ///     "optional(nickname):String",
+    ///     "multi(tags):String",
+    ///     "fields(city,age):(String,u32)",
+    /// ]);
+    /// ```
     pub const fn definition(&self) -> &'static str {
         self.definition
     }
@@ -100,12 +191,67 @@ impl<M> IndexDef<M> {
     /// Calls `sink` with each encoded key `record` has in this index: one for
     /// a plain field, none for a `None` field, one per distinct element of a
     /// multi index (in key order).
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// use skiff::Key;
+    ///
+    /// let user = User {
+    ///     id: 1,
+    ///     email: "a@x".into(),
+    ///     nickname: None,
+    ///     tags: vec!["rust".into(), "db".into(), "rust".into()],
+    ///     city: "Oslo".into(),
+    ///     age: 30,
+    /// };
+    /// let mut tags = Vec::new();
+    /// User::TAGS.def().for_each_key(&user, &mut |k| tags.push(String::from_key_bytes(k).unwrap()));
+    /// assert_eq!(tags, ["db", "rust"]);
+    /// User::NICKNAME.def().for_each_key(&user, &mut |_| panic!("None is not indexed"));
+    /// ```
     pub fn for_each_key(&self, record: &M, sink: &mut dyn FnMut(&[u8])) {
         (self.extract)(record, sink);
     }
 
     /// The encoded keys `record` has in this index, in the order
     /// [`for_each_key`](Self::for_each_key) emits them.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// use skiff::Key;
+    ///
+    /// let user = User {
+    ///     id: 1,
+    ///     email: "a@x".into(),
+    ///     nickname: Some("al".into()),
+    ///     tags: Vec::new(),
+    ///     city: "Oslo".into(),
+    ///     age: 30,
+    /// };
+    /// assert_eq!(User::NICKNAME.def().keys(&user), ["al".to_string().to_key_bytes()]);
+    /// assert_eq!(User::CITY_AGE.def().keys(&user), [("Oslo".to_string(), 30u32).to_key_bytes()]);
+    /// assert!(User::TAGS.def().keys(&user).is_empty());
+    /// ```
     pub fn keys(&self, record: &M) -> Vec<Vec<u8>> {
         let mut keys = Vec::new();
         self.for_each_key(record, &mut |key| keys.push(key.to_vec()));
@@ -140,6 +286,22 @@ mod sealed {
 /// Whether an index is unique, as a type: [`Unique`] or [`NonUnique`].
 ///
 /// Sealed: these two are the only kinds.
+///
+/// Generic code reads the kind from the type:
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use skiff::{Index, IndexKind};
+///
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct User { #[model(key)] id: u64, #[model(unique)] email: String, #[model(index)] city: String }
+///
+/// fn describe<M, K, Kind: IndexKind>(index: Index<M, K, Kind>) -> String {
+///     format!("{}{}", if Kind::UNIQUE { "unique " } else { "" }, index.name())
+/// }
+/// assert_eq!(describe(User::EMAIL), "unique email");
+/// assert_eq!(describe(User::CITY), "city");
+/// ```
 pub trait IndexKind: sealed::Sealed + Send + Sync + 'static {
     /// `true` for [`Unique`].
     const UNIQUE: bool;
@@ -147,11 +309,58 @@ pub trait IndexKind: sealed::Sealed + Send + Sync + 'static {
 
 /// The kind of an index whose keys identify at most one record
 /// (`#[model(unique)]`, or `unique` in a struct-level `index(…)`).
+///
+/// Lookups by a unique index give at most one record, and writes that would
+/// share a key fail:
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use skiff::{Index, Unique};
+///
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct User { #[model(key)] id: u64, #[model(unique)] email: String }
+///
+/// let _: Index<User, String, Unique> = User::EMAIL;
+/// let db = skiff::Db::temporary()?;
+/// let users = db.collection::<User>()?;
+/// users.insert(&User { id: 1, email: "a@x".into() })?;
+/// assert_eq!(users.index(User::EMAIL).get("a@x")?.map(|u| u.id), Some(1));
+/// let taken = users.insert(&User { id: 2, email: "a@x".into() });
+/// assert!(matches!(taken, Err(skiff::Error::UniqueViolation { .. })));
+/// # Ok::<(), skiff::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Unique {}
 
 /// The kind of an index whose keys may be shared by many records
 /// (`#[model(index)]`).
+///
+/// Such an index has `get_all`, not `get`:
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use skiff::{Index, NonUnique};
+///
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct User { #[model(key)] id: u64, #[model(index)] city: String }
+///
+/// let _: Index<User, String, NonUnique> = User::CITY;
+/// let db = skiff::Db::temporary()?;
+/// let users = db.collection::<User>()?;
+/// users.insert(&User { id: 1, city: "Oslo".into() })?;
+/// users.insert(&User { id: 2, city: "Oslo".into() })?;
+/// assert_eq!(users.index(User::CITY).get_all("Oslo")?.count(), 2);
+/// # Ok::<(), skiff::Error>(())
+/// ```
+///
+/// ```compile_fail,E0599
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(skiff::Model, Serialize, Deserialize)]
+/// # struct User { #[model(key)] id: u64, #[model(index)] city: String }
+/// # let db = skiff::Db::temporary()?;
+/// let one = db.collection::<User>()?.index(User::CITY).get("Oslo")?;
+/// # Ok::<(), skiff::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NonUnique {}
 
@@ -208,6 +417,19 @@ type Marker<M, K, Kind> = fn() -> (M, K, Kind);
 impl<M, K, Kind> Index<M, K, Kind> {
     /// The handle on the index called `name` at `position` in `M`'s
     /// [`Model::indexes`]. `#[derive(Model)]` calls this; the two must agree.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// use skiff::{Index, Unique};
+    ///
+    /// #[derive(skiff::Model, Serialize, Deserialize)]
+    /// struct User { #[model(key)] id: u64, #[model(unique)] email: String }
+    ///
+    /// const EMAIL: Index<User, String, Unique> = Index::new("email", 0);
+    /// assert_eq!(EMAIL.def().definition(), "unique field(email):String");
+    /// let wrong: Index<User, String, Unique> = Index::new("email", 1);
+    /// assert!(std::panic::catch_unwind(|| wrong.def()).is_err());
+    /// ```
     pub const fn new(name: &'static str, position: usize) -> Self {
         Index {
             name,
@@ -217,11 +439,44 @@ impl<M, K, Kind> Index<M, K, Kind> {
     }
 
     /// The index's name.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// assert_eq!((User::EMAIL.name(), User::CITY_AGE.name()), ("email", "city_age"));
+    /// ```
     pub const fn name(&self) -> &'static str {
         self.name
     }
 
     /// The index's position in [`Model::indexes`].
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// use skiff::Model;
+    ///
+    /// assert_eq!(User::indexes()[User::TAGS.position()].name(), "tags");
+    /// assert_eq!(User::CITY_AGE.position(), 3); // struct-level indexes come after field indexes
+    /// ```
     pub const fn position(&self) -> usize {
         self.position
     }
@@ -229,6 +484,22 @@ impl<M, K, Kind> Index<M, K, Kind> {
 
 impl<M: Model, K, Kind: IndexKind> Index<M, K, Kind> {
     /// The index's definition.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize)]
+    /// # #[model(index(name = "city_age", fields(city, age)))]
+    /// # struct User {
+    /// #     #[model(key)] id: u64,
+    /// #     #[model(unique)] email: String,
+    /// #     #[model(index)] nickname: Option<String>,
+    /// #     #[model(index(multi))] tags: Vec<String>,
+    /// #     city: String,
+    /// #     age: u32,
+    /// # }
+    /// let def = User::NICKNAME.def();
+    /// assert_eq!((def.name(), def.is_unique()), ("nickname", false));
+    /// ```
     ///
     /// # Panics
     ///

@@ -162,6 +162,24 @@ mod sealed {
 /// Key types `push` can assign: the primitive integers.
 ///
 /// `#[model(key, auto)]` requires its field's type to implement it.
+///
+/// ```
+/// use skiff::AutoKey;
+///
+/// fn ids_after<K: AutoKey>(last: K, n: usize) -> Vec<K> {
+///     std::iter::successors(last.checked_next(), K::checked_next).take(n).collect()
+/// }
+/// assert_eq!(ids_after(7u32, 3), [8, 9, 10]);
+/// assert_eq!(ids_after(i8::MAX - 1, 3), [i8::MAX]); // stops at the maximum
+/// ```
+///
+/// Any other key type is rejected at compile time:
+///
+/// ```compile_fail,E0277
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Tag { #[model(key, auto)] name: String }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an auto-assigned key",
     label = "`#[model(key, auto)]` needs an integer type here",
@@ -170,9 +188,22 @@ mod sealed {
 )]
 pub trait AutoKey: Key + Copy + sealed::Sealed {
     /// The key of the first record pushed into an empty collection: 1.
+    ///
+    /// ```
+    /// use skiff::AutoKey;
+    ///
+    /// assert_eq!((u8::FIRST, i64::FIRST), (1, 1));
+    /// ```
     const FIRST: Self;
 
     /// The next key, or `None` at the type's maximum.
+    ///
+    /// ```
+    /// use skiff::AutoKey;
+    ///
+    /// assert_eq!(41u64.checked_next(), Some(42));
+    /// assert_eq!(u16::MAX.checked_next(), None);
+    /// ```
     fn checked_next(&self) -> Option<Self>;
 }
 

@@ -12,6 +12,19 @@ use super::{Bytes, Entries, Read, Store, Write};
 use crate::{Error, Result};
 
 /// The typed layer's store: a `skiff-engine` database.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// use skiff::{store::EngineStore, Db};
+///
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Note { #[model(key)] id: u32 }
+///
+/// let db: Db<EngineStore> = Db::temporary()?; // the default store
+/// db.collection::<Note>()?.insert(&Note { id: 1 })?;
+/// assert!(db.collection::<Note>()?.contains(&1)?);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct EngineStore {
     db: skiff_engine::Db,
@@ -19,11 +32,30 @@ pub struct EngineStore {
 
 impl EngineStore {
     /// A store on an open engine database.
+    ///
+    /// ```
+    /// use skiff::store::{EngineStore, Read, Store, Write};
+    ///
+    /// let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+    /// let space = store.space("kv")?;
+    /// store.transact(|tx| tx.put(&space, b"k", b"v".to_vec()))?;
+    /// assert_eq!(store.snapshot().get(&space, b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn new(db: skiff_engine::Db) -> EngineStore {
         EngineStore { db }
     }
 
     /// The engine database underneath.
+    ///
+    /// ```
+    /// use skiff::store::{EngineStore, Store};
+    ///
+    /// let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+    /// store.space("kv")?;
+    /// assert!(store.engine().tree_names().iter().any(|name| name == "kv"));
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn engine(&self) -> &skiff_engine::Db {
         &self.db
     }

@@ -15,12 +15,59 @@ pub use engine::EngineStore;
 use crate::Result;
 
 /// Bytes as the store returns them (cheap to clone).
+///
+/// ```
+/// # use skiff::store::{EngineStore, Read, Store, Write};
+/// # let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+/// # let space = store.space("kv")?;
+/// # store.transact(|tx| tx.put(&space, b"k", b"value".to_vec()))?;
+/// let value: skiff::store::Bytes = store.snapshot().get(&space, b"k")?.unwrap();
+/// assert_eq!(&value[..], b"value");
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub type Bytes = skiff_engine::IVec;
 
 /// A double-ended stream of entries in key order.
+///
+/// ```
+/// use std::ops::Bound::Unbounded;
+/// # use skiff::store::{EngineStore, Read, Store, Write};
+/// # let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+/// # let space = store.space("kv")?;
+///
+/// store.transact(|tx| {
+///     tx.put(&space, b"b", vec![2])?;
+///     tx.put(&space, b"a", vec![1])
+/// })?;
+/// let mut entries: skiff::store::Entries<'_> = store.snapshot().scan(&space, Unbounded, Unbounded);
+/// assert_eq!(&entries.next_back().unwrap()?.0[..], b"b");
+/// assert_eq!(&entries.next().unwrap()?.1[..], [1]);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub type Entries<'a> = Box<dyn DoubleEndedIterator<Item = Result<(Bytes, Bytes)>> + 'a>;
 
 /// Reading a consistent state: a snapshot, or a transaction's view.
+///
+/// Code bound on `Read` works on both:
+///
+/// ```
+/// use std::ops::Bound::Unbounded;
+/// use skiff::store::{EngineStore, Read, Store, Write};
+///
+/// fn count<R: Read>(r: &R, space: &R::Space) -> usize {
+///     r.scan(space, Unbounded, Unbounded).count()
+/// }
+///
+/// let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+/// let space = store.space("kv")?;
+/// let snapshot = store.snapshot();
+/// let in_txn = store.transact(|tx| {
+///     tx.put(&space, b"k", b"v".to_vec())?;
+///     Ok::<_, skiff::Error>(count(tx, &space)) // sees its own write
+/// })?;
+/// assert_eq!((in_txn, count(&snapshot, &space)), (1, 0)); // the older snapshot does not
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub trait Read {
     /// A keyspace handle.
     type Space;
@@ -34,6 +81,20 @@ pub trait Read {
 }
 
 /// A transaction's view: reads see a snapshot plus the transaction's writes.
+///
+/// ```
+/// # use skiff::store::{EngineStore, Read, Store, Write};
+/// # let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+/// # let space = store.space("kv")?;
+/// store.transact(|tx| tx.put(&space, b"k", b"v".to_vec()))?;
+/// store.transact(|tx| {
+///     tx.delete(&space, b"k")?;
+///     assert_eq!(tx.get(&space, b"k")?, None);
+///     Ok::<_, skiff::Error>(())
+/// })?;
+/// assert_eq!(store.snapshot().get(&space, b"k")?, None);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub trait Write: Read {
     /// Sets `key` in `space` at commit. A blind write: it does not count as a
     /// read of `key` (read it first if the outcome depends on it).
@@ -51,6 +112,26 @@ pub trait Write: Read {
 }
 
 /// A transactional store of named, ordered keyspaces.
+///
+/// The typed layer runs on any implementation through
+/// [`Db::with_store`](crate::Db::with_store); [`EngineStore`] is the one this
+/// crate provides. Used directly, it is a raw key-value store:
+///
+/// ```
+/// use skiff::store::{EngineStore, Read, Store, Write};
+///
+/// let store = EngineStore::new(skiff::engine::Config::new().temporary(true).open()?);
+/// let space = store.space("counters")?;
+/// for _ in 0..3 {
+///     store.transact(|tx| {
+///         let n = tx.get(&space, b"hits")?.map_or(0, |b| b[0]);
+///         tx.put(&space, b"hits", vec![n + 1])
+///     })?;
+/// }
+/// assert_eq!(store.snapshot().get(&space, b"hits")?.as_deref(), Some(&[3u8][..]));
+/// assert!(store.drop_space("counters")?);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub trait Store: Clone + Send + Sync + 'static {
     /// A keyspace handle.
     type Space: Clone + Send + Sync + 'static;

@@ -27,9 +27,50 @@ use crate::records::{HistoryFn, Meta};
 use crate::{records, Error, Result};
 
 /// Batches a subscription may fall behind by before it lags.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(skiff::Model, Serialize, Deserialize)]
+/// struct Hit { #[model(key)] id: u32 }
+///
+/// let db = skiff::Db::temporary()?;
+/// let hits = db.collection::<Hit>()?;
+/// let mut slow = hits.watch()?;
+/// for id in 0..=skiff::SUBSCRIPTION_CAPACITY as u32 {
+///     hits.insert(&Hit { id })?; // one batch per transaction, none read
+/// }
+/// let delivered = slow.by_ref().take_while(|b| b.is_ok()).count();
+/// assert_eq!(delivered, skiff::SUBSCRIPTION_CAPACITY); // then `Error::Lagged`
+/// assert!(slow.next().is_none(), "the stream has ended: resubscribe");
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub const SUBSCRIPTION_CAPACITY: usize = 4096;
 
 /// One record's change.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+/// # struct Task { #[model(key)] id: u32, done: bool }
+/// # let db = skiff::Db::temporary()?;
+/// # let tasks = db.collection::<Task>()?;
+/// use skiff::Change;
+///
+/// let mut all = tasks.watch()?;
+/// tasks.insert(&Task { id: 1, done: false })?;
+/// tasks.update(&1, |t| t.done = true)?;
+/// tasks.remove(&1)?;
+/// let mut changes: Vec<Change<Task>> = Vec::new();
+/// for batch in all.by_ref().take(3) {
+///     changes.extend(batch?.changes);
+/// }
+/// assert_eq!(changes, [
+///     Change::Inserted(Task { id: 1, done: false }),
+///     Change::Updated { old: Task { id: 1, done: false }, new: Task { id: 1, done: true } },
+///     Change::Removed(Task { id: 1, done: true }),
+/// ]);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change<T> {
     /// A new record.
@@ -47,6 +88,25 @@ pub enum Change<T> {
 
 /// The changes one committed transaction made to what a subscription
 /// watches.
+///
+/// ```
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+/// # struct Task { #[model(key)] id: u32, done: bool }
+/// # let db = skiff::Db::temporary()?;
+/// # let tasks = db.collection::<Task>()?;
+/// let mut all = tasks.watch()?;
+/// db.transaction(|tx| {
+///     let tasks = tx.collection::<Task>()?;
+///     tasks.insert(&Task { id: 1, done: false })?;
+///     tasks.insert(&Task { id: 2, done: false })
+/// })?;
+/// tasks.remove(&1)?;
+/// let (first, second) = (all.next().unwrap()?, all.next().unwrap()?);
+/// assert_eq!(first.changes.len(), 2); // one batch for the whole transaction
+/// assert!(second.seq > first.seq);
+/// # Ok::<(), skiff::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeBatch<T> {
     /// The commit's sequence number: increasing in commit order.
@@ -199,17 +259,68 @@ impl<T: Model> Subscription<T> {
 
     /// The next batch, waiting at most `timeout`; `None` if none came (or
     /// the stream ended).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct Task { #[model(key)] id: u32, done: bool }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let tasks = db.collection::<Task>()?;
+    /// let mut all = tasks.watch()?;
+    /// assert!(all.next_timeout(Duration::from_millis(10)).is_none());
+    /// let writer = {
+    ///     let tasks = tasks.clone();
+    ///     std::thread::spawn(move || tasks.insert(&Task { id: 1, done: false }))
+    /// };
+    /// let batch = all.next_timeout(Duration::from_secs(10)).expect("committed meanwhile")?;
+    /// assert_eq!(batch.changes, [skiff::Change::Inserted(Task { id: 1, done: false })]);
+    /// writer.join().unwrap()?;
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<ChangeBatch<T>>> {
         let deadline = Instant::now() + timeout;
         self.take(|q| q.pop(Some(deadline)))
     }
 
     /// The next batch if one is waiting.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct Task { #[model(key)] id: u32, done: bool }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let tasks = db.collection::<Task>()?;
+    /// let mut all = tasks.watch()?;
+    /// assert!(all.try_next().is_none()); // does not wait
+    /// tasks.insert(&Task { id: 1, done: false })?;
+    /// assert!(all.try_next().unwrap()?.seq > 0);
+    /// assert!(all.try_next().is_none());
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn try_next(&mut self) -> Option<Result<ChangeBatch<T>>> {
         self.take(|q| q.poll(None))
     }
 
     /// A future of the next batch (`None` once the stream ended).
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+    /// # struct Task { #[model(key)] id: u32, done: bool }
+    /// # let db = skiff::Db::temporary()?;
+    /// # let tasks = db.collection::<Task>()?;
+    /// let mut all = tasks.watch()?;
+    /// let mut cx = Context::from_waker(Waker::noop()); // an executor's waker, in real code
+    /// assert!(std::pin::pin!(all.next_batch()).poll(&mut cx).is_pending());
+    /// tasks.insert(&Task { id: 1, done: false })?;
+    /// let Poll::Ready(Some(batch)) = std::pin::pin!(all.next_batch()).poll(&mut cx) else { panic!() };
+    /// assert_eq!(batch?.changes.len(), 1);
+    /// # Ok::<(), skiff::Error>(())
+    /// ```
     pub fn next_batch(&mut self) -> NextBatch<'_, T> {
         NextBatch { sub: self }
     }
@@ -240,6 +351,25 @@ impl<T> std::fmt::Debug for Subscription<T> {
 }
 
 /// The future [`Subscription::next_batch`] returns.
+///
+/// It ends (`None`) when the database is closed:
+///
+/// ```
+/// use std::future::Future;
+/// use std::task::{Context, Poll, Waker};
+///
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(skiff::Model, Serialize, Deserialize, Debug, PartialEq)]
+/// # struct Task { #[model(key)] id: u32, done: bool }
+/// # let db = skiff::Db::temporary()?;
+/// # let tasks = db.collection::<Task>()?;
+/// let mut all = tasks.watch()?;
+/// drop((tasks, db));
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let next: skiff::NextBatch<'_, Task> = all.next_batch();
+/// assert!(matches!(std::pin::pin!(next).poll(&mut cx), Poll::Ready(None)));
+/// # Ok::<(), skiff::Error>(())
+/// ```
 pub struct NextBatch<'s, T> {
     sub: &'s mut Subscription<T>,
 }
