@@ -115,7 +115,15 @@ impl<T: Key> Key for Desc<T> {
         // how much of it T consumes. Keys are short; the copy is cheap.
         let plain: Vec<u8> = input.iter().map(|b| !b).collect();
         let mut rest = &plain[..];
-        let value = T::decode_key(&mut rest)?;
+        let value = match T::decode_key(&mut rest) {
+            Ok(value) => value,
+            Err(e) => {
+                // Leave `input` where T's decoder stopped, as if it had read in
+                // place, so the error's offset points into this component.
+                *input = &input[plain.len() - rest.len()..];
+                return Err(e);
+            }
+        };
         let used = plain.len() - rest.len();
         let (_, after) = input
             .split_at_checked(used)
@@ -213,6 +221,14 @@ prefix!([T0, T1, T2, T3, T4, T5, T6, T7] [Q0: T0 . 0, Q1: T1 . 1, Q2: T2 . 2, Q3
 mod tests {
     use super::*;
     use crate::key::tests::{assert_format, assert_ordered};
+
+    #[test]
+    fn errors_inside_desc_point_at_the_failing_component() {
+        // The `bool` inside the `Desc` starts at offset 2 and holds 0xF0 once
+        // un-complemented: not a bool.
+        let err = <(u8, Desc<(u8, bool)>)>::from_key_bytes(&[1, 0xFE, 0x0F]).unwrap_err();
+        assert_eq!((err.type_name(), err.offset()), ("bool", Some(2)));
+    }
 
     #[test]
     fn option_none_first() {
