@@ -12,7 +12,7 @@ use crate::key::{Key, KeyPrefix, KeyRef};
 use crate::model::{Index, IndexKind, Model};
 use crate::query::{IndexView, Records};
 use crate::records::{self, Meta};
-use crate::store::{EngineStore, Read, Store};
+use crate::store::{Bytes, EngineStore, Read, Store};
 use crate::watch::hub::{ChangeBuf, Filter};
 use crate::watch::Subscription;
 use crate::{Error, Result};
@@ -40,7 +40,7 @@ use crate::{Error, Result};
 /// assert_eq!(db.read(|r| total_stock(&r.collection::<Item>()?))?, 3);
 /// # Ok::<(), skiff::Error>(())
 /// ```
-pub trait Access<S: Store>: sealed::Sealed {
+pub trait Access<S: Store>: sealed::Sealed + sealed::PointRead<S> {
     /// What reads go through.
     type Reader: Read<Space = S::Space>;
 
@@ -74,9 +74,14 @@ pub trait Access<S: Store>: sealed::Sealed {
 pub trait WriteAccess<S: Store>: Access<S> + sealed::Writes<S> {}
 
 mod sealed {
-    use super::{ChangeBuf, Result, Store};
+    use super::{Bytes, ChangeBuf, Result, Store};
 
     pub trait Sealed {}
+
+    pub trait PointRead<S: Store> {
+        /// One point read: alone, it needs no snapshot to be consistent.
+        fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>>;
+    }
 
     pub trait Writes<S: Store> {
         /// Runs `f` in a transaction: its own, or the one this access is part
@@ -179,6 +184,25 @@ pub struct InSnapshot<S: Store> {
 impl<S: Store> sealed::Sealed for Auto<S> {}
 impl<S: Store> sealed::Sealed for InTxn<'_, S> {}
 impl<S: Store> sealed::Sealed for InSnapshot<S> {}
+
+impl<S: Store> sealed::PointRead<S> for Auto<S> {
+    fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>> {
+        // The latest value, without opening and closing a snapshot for it.
+        self.db.store().get(space, key)
+    }
+}
+
+impl<S: Store> sealed::PointRead<S> for InTxn<'_, S> {
+    fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>> {
+        self.txn.get(space, key)
+    }
+}
+
+impl<S: Store> sealed::PointRead<S> for InSnapshot<S> {
+    fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>> {
+        self.snapshot.get(space, key)
+    }
+}
 
 impl<S: Store> Access<S> for Auto<S> {
     type Reader = S::Snapshot;
@@ -308,11 +332,11 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     /// # Ok::<(), skiff::Error>(())
     /// ```
     pub fn get(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
-        records::get(
-            &self.access.reader(),
-            &self.meta,
-            &KeyRef::<T::Key>::to_key_ref_bytes(key),
-        )
+        let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
+        match self.access.point_get(&self.meta.records, &pk)? {
+            Some(bytes) => records::decode(&pk, &bytes).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Whether a record has primary key `key`.
@@ -332,7 +356,7 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     /// ```
     pub fn contains(&self, key: &<T::Key as Key>::Borrowed) -> Result<bool> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
-        Ok(self.access.reader().get(&self.meta.records, &pk)?.is_some())
+        Ok(self.access.point_get(&self.meta.records, &pk)?.is_some())
     }
 
     /// The number of records (counts them).

@@ -392,7 +392,7 @@ pub struct IndexIter<T, K, R: Read> {
     space: R::Space,
     hi: Bound<Vec<u8>>,
     /// The entry key last returned from the front, for `cursor`.
-    last: Option<Vec<u8>>,
+    last: Option<crate::store::Bytes>,
     marker: PhantomData<fn() -> (T, K)>,
 }
 
@@ -432,7 +432,7 @@ impl<T: Model, K: Key, R: Read> IndexIter<T, K, R> {
     /// # Ok::<(), skiff::Error>(())
     /// ```
     pub fn cursor(&self) -> Option<Cursor> {
-        self.last.clone().map(Cursor)
+        self.last.as_ref().map(|k| Cursor(k.to_vec()))
     }
 
     /// Restarts the scan just after `cursor` (from a previous page).
@@ -458,7 +458,7 @@ impl<T: Model, K: Key, R: Read> IndexIter<T, K, R> {
         self.entries = self
             .reader
             .scan(&self.space, Bound::Excluded(cursor.0.clone()), self.hi.clone());
-        self.last = Some(cursor.0.clone());
+        self.last = Some(crate::store::Bytes::from(&cursor.0[..]));
         self
     }
 
@@ -496,7 +496,8 @@ impl<T: Model, K: Key, R: Read> Iterator for IndexIter<T, K, R> {
     fn next(&mut self) -> Option<Result<T>> {
         let entry = self.entries.next()?;
         if let Ok((k, _)) = &entry {
-            self.last = Some(k.to_vec());
+            // A cheap clone, not a copy: most scans never ask for a cursor.
+            self.last = Some(k.clone());
         }
         Some(self.record(entry))
     }

@@ -87,6 +87,10 @@ impl Store for EngineStore {
         Ok(self.db.drop_tree(name)?)
     }
 
+    fn get(&self, space: &Tree, key: &[u8]) -> Result<Option<Bytes>> {
+        Ok(space.get(key)?)
+    }
+
     fn snapshot(&self) -> Snapshot {
         self.db.snapshot()
     }

@@ -149,6 +149,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Removes the keyspace called `name` and its data; false if absent.
     fn drop_space(&self, name: &str) -> Result<bool>;
 
+    /// The value of `key` in `space` as of now: one point read, consistent
+    /// on its own, so it needs no snapshot.
+    fn get(&self, space: &Self::Space, key: &[u8]) -> Result<Option<Bytes>>;
+
     /// A snapshot of every keyspace as of now.
     fn snapshot(&self) -> Self::Snapshot;
 
