@@ -67,6 +67,10 @@ pub(crate) struct Layout {
     next_gen: u64,
     /// Where replay starts while the table is empty (a new database).
     floor: Since,
+    /// What changed since `take_changes`: leaf id → its entry's page now
+    /// (`None`: gone). The page store applies these instead of rebuilding
+    /// its whole table every run.
+    changes: HashMap<u64, Option<Placed>>,
 }
 
 impl Layout {
@@ -121,6 +125,7 @@ impl Layout {
             gens: BTreeMap::new(),
             next_gen: 1,
             floor,
+            changes: HashMap::new(),
         };
         let entries = layout.entries().count();
         if entries > 0 {
@@ -158,6 +163,7 @@ impl Layout {
         if let Some(tree) = self.trees.remove(&id) {
             for e in tree.leaves.values() {
                 release(&mut self.gens, e.gen);
+                self.changes.insert(e.id, None);
             }
         }
     }
@@ -218,21 +224,37 @@ impl Layout {
         for lo in stale {
             if let Some(e) = tree.leaves.remove(&lo) {
                 release(&mut self.gens, e.gen);
+                self.changes.insert(e.id, None);
             }
         }
-        tree.leaves.extend(
-            leaves
-                .into_iter()
-                .map(|(lo, id, placed)| (lo, Entry { id, placed, gen })),
-        );
+        // After the removals: a leaf kept across the run keeps its id.
+        for (lo, id, placed) in leaves {
+            self.changes.insert(id, Some(placed.clone()));
+            tree.leaves.insert(lo, Entry { id, placed, gen });
+        }
         if self.gens.get(&gen).is_some_and(|g| g.entries == 0) {
             self.gens.remove(&gen);
         }
     }
 
-    /// Every entry, mutably (to relocate pages a cleaning pass copies).
-    pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
-        self.trees.values_mut().flat_map(|t| t.leaves.values_mut())
+    /// Moves the entries `to` gives a new page (pages a cleaning pass
+    /// copies out of a segment it empties).
+    pub(crate) fn relocate<E>(
+        &mut self,
+        mut to: impl FnMut(&Entry) -> Result<Option<Placed>, E>,
+    ) -> Result<(), E> {
+        for e in self.trees.values_mut().flat_map(|t| t.leaves.values_mut()) {
+            if let Some(placed) = to(e)? {
+                self.changes.insert(e.id, Some(placed.clone()));
+                e.placed = placed;
+            }
+        }
+        Ok(())
+    }
+
+    /// The changes since the last call (see `changes`).
+    pub(crate) fn take_changes(&mut self) -> HashMap<u64, Option<Placed>> {
+        std::mem::take(&mut self.changes)
     }
 
     /// The entries the pass has yet to reach: from the cursor on, or none
@@ -273,7 +295,8 @@ impl Layout {
         self.gens.first_key_value().map_or(self.floor, |(_, g)| g.since)
     }
 
-    /// Leaf id → page, for the page store.
+    /// Leaf id → page: what the page store's table must equal.
+    #[cfg(debug_assertions)]
     pub(crate) fn table(&self) -> HashMap<u64, Placed> {
         self.entries().map(|e| (e.id, e.placed.clone())).collect()
     }

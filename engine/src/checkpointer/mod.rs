@@ -309,11 +309,13 @@ impl Checkpoints {
         // Pages outside the runs that lie in a segment being emptied move,
         // as they are: they still hold what they held.
         if !placer.victims.is_empty() {
-            for e in layout.entries_mut() {
+            layout.relocate(|e| {
                 if !replaced.contains(&e.id) && e.placed.locs().any(|l| placer.victims.contains(&l.segment)) {
-                    e.placed = placer.clean(e.id, std::mem::take(&mut e.placed))?;
+                    placer.clean(e.id, e.placed.clone()).map(Some)
+                } else {
+                    Ok(None)
                 }
-            }
+            })?;
         }
         let Placer {
             writer,
@@ -350,7 +352,9 @@ impl Checkpoints {
             checkpoint::FILE_NAME,
             &bytes,
         )?;
-        self.pages.install(layout.table(), segments)?;
+        self.pages.install(layout.take_changes(), segments)?;
+        #[cfg(debug_assertions)]
+        self.pages.check_table(&layout.table());
         state.last.pages_written = saving.len() as u64;
         // Their pages are in the table now: they may be evicted.
         for leaf in saving {

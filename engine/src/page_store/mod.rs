@@ -15,7 +15,7 @@
 //! sum of the pages and blobs the table points at), which is what the cleaner (in `checkpointer`) reads to pick segments to
 //! empty.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::blob;
@@ -88,14 +88,18 @@ pub(crate) type LoadedLeaf = (Vec<(IVec, IVec)>, BTreeMap<IVec, Loc>);
 
 struct Inner {
     table: HashMap<u64, Placed>,
-    /// Every blob some table entry lists.
-    live_blobs: HashSet<Loc>,
+    /// Every blob some table entry lists, with how many list it.
+    live_blobs: HashMap<Loc, usize>,
     segments: BTreeMap<u64, Segment>,
     next_segment: u64,
 }
 
-fn live_blobs(table: &HashMap<u64, Placed>) -> HashSet<Loc> {
-    table.values().flat_map(|p| p.blobs.iter().copied()).collect()
+fn live_blobs(table: &HashMap<u64, Placed>) -> HashMap<Loc, usize> {
+    let mut live = HashMap::new();
+    for &loc in table.values().flat_map(|p| &p.blobs) {
+        *live.entry(loc).or_default() += 1;
+    }
+    live
 }
 
 /// One segment's size and live bytes, for the cleaner and `stats`.
@@ -324,7 +328,7 @@ impl PageStore {
     /// blob out of an emptied segment cannot find every leaf that remembers
     /// it); a blob is reused only if this holds.
     pub(crate) fn blob_is_live(&self, loc: Loc) -> bool {
-        read(&self.inner).live_blobs.contains(&loc)
+        read(&self.inner).live_blobs.contains_key(&loc)
     }
 
     /// Bytes of the pages and blobs the table points at.
@@ -349,11 +353,13 @@ impl PageStore {
         }
     }
 
-    /// Makes `table` the page table once the checkpoint that references it is
-    /// durable, adopts the segments `written`, and removes every segment no
-    /// entry points into any more.
-    pub(crate) fn install(&self, table: HashMap<u64, Placed>, written: Vec<Written>) -> Result<()> {
+    /// Applies `changes` (leaf id → its page now, `None` if gone) to the page
+    /// table once the checkpoint that references them is durable, adopts the
+    /// segments `written`, and removes every segment no entry points into any
+    /// more. Work in proportion to the changes, not to the table.
+    pub(crate) fn install(&self, changes: HashMap<u64, Option<Placed>>, written: Vec<Written>) -> Result<()> {
         let mut inner = write(&self.inner);
+        let inner = &mut *inner;
         for w in written {
             inner.segments.insert(
                 w.seq,
@@ -365,16 +371,37 @@ impl PageStore {
                 },
             );
         }
-        for seg in inner.segments.values_mut() {
-            seg.live = 0;
-        }
-        for loc in table.values().flat_map(|p| p.locs()) {
-            if let Some(seg) = inner.segments.get_mut(&loc.segment) {
-                seg.live += u64::from(loc.len);
+        // Every old page goes before any new one comes: a blob can pass from
+        // one leaf's entry to another's.
+        for id in changes.keys() {
+            if let Some(old) = inner.table.remove(id) {
+                for loc in old.locs() {
+                    if let Some(seg) = inner.segments.get_mut(&loc.segment) {
+                        seg.live = seg.live.saturating_sub(u64::from(loc.len));
+                    }
+                }
+                for loc in &old.blobs {
+                    if let Some(n) = inner.live_blobs.get_mut(loc) {
+                        *n -= 1;
+                        if *n == 0 {
+                            inner.live_blobs.remove(loc);
+                        }
+                    }
+                }
             }
         }
-        inner.live_blobs = live_blobs(&table);
-        inner.table = table;
+        for (id, placed) in changes {
+            let Some(placed) = placed else { continue };
+            for loc in placed.locs() {
+                if let Some(seg) = inner.segments.get_mut(&loc.segment) {
+                    seg.live += u64::from(loc.len);
+                }
+            }
+            for &loc in &placed.blobs {
+                *inner.live_blobs.entry(loc).or_default() += 1;
+            }
+            inner.table.insert(id, placed);
+        }
         let dead: Vec<u64> = inner
             .segments
             .iter()
@@ -394,6 +421,30 @@ impl PageStore {
                 .map_err(|e| Error::io("fsync page directory", &self.dir, e))?;
         }
         Ok(())
+    }
+
+    /// Checks that the table equals `expected` and that the live counts
+    /// agree with it (debug builds: `install` only applies changes, so a
+    /// change the checkpointer failed to report would show here).
+    #[cfg(debug_assertions)]
+    pub(crate) fn check_table(&self, expected: &HashMap<u64, Placed>) {
+        let inner = read(&self.inner);
+        assert!(
+            inner.table == *expected,
+            "page table diverged from the checkpoint's"
+        );
+        assert!(inner.live_blobs == live_blobs(expected), "live blobs diverged");
+        let mut live: HashMap<u64, u64> = HashMap::new();
+        for loc in expected.values().flat_map(Placed::locs) {
+            *live.entry(loc.segment).or_default() += u64::from(loc.len);
+        }
+        for (seq, seg) in &inner.segments {
+            assert_eq!(
+                seg.live,
+                live.get(seq).copied().unwrap_or(0),
+                "live bytes of segment {seq}"
+            );
+        }
     }
 
     /// How many pages the table references.
@@ -502,7 +553,8 @@ mod tests {
         }
         let written = w.finish().unwrap();
         assert!(written.len() > 1, "small segments roll");
-        store.install(table.clone(), written).unwrap();
+        let all = table.iter().map(|(&id, p)| (id, Some(p.clone()))).collect();
+        store.install(all, written).unwrap();
         for id in 1..=20 {
             assert_eq!(store.read(id).unwrap().entries.len(), 20);
         }
@@ -515,13 +567,36 @@ mod tests {
         // Rewrite half the leaves: segments holding only old pages go away.
         let before = store.usage().len();
         let mut w = store.writer(1 << 20);
+        let mut changes = HashMap::new();
         for id in 1..=10 {
-            table.insert(id, placed(w.append(&page_of(id, 5)).unwrap()));
+            let p = placed(w.append(&page_of(id, 5)).unwrap());
+            table.insert(id, p.clone());
+            changes.insert(id, Some(p));
         }
         let written = w.finish().unwrap();
-        store.install(table.clone(), written).unwrap();
+        store.install(changes, written).unwrap();
         assert!(store.usage().len() <= before, "emptied segments are removed");
         assert_eq!(store.read(3).unwrap().entries.len(), 5);
+        assert_eq!(
+            store.read(13).unwrap().entries.len(),
+            20,
+            "unchanged entries stay"
+        );
+        #[cfg(debug_assertions)]
+        store.check_table(&table);
+
+        // Leaves that are gone free their bytes.
+        let live_before: u64 = store.usage().iter().map(|u| u.live).sum();
+        let gone: u64 = (18..=20).map(|id| u64::from(table[&id].page.len)).sum();
+        store
+            .install((18..=20).map(|id| (id, None)).collect(), Vec::new())
+            .unwrap();
+        for id in 18..=20 {
+            table.remove(&id);
+        }
+        let live_after: u64 = store.usage().iter().map(|u| u.live).sum();
+        assert_eq!(live_after, live_before - gone);
+        assert_eq!(store.page_count(), 17);
 
         // Reopening with the table keeps exactly the referenced segments.
         let ckpt = Checkpoint {
@@ -558,7 +633,9 @@ mod tests {
         let mut w = store.writer(1 << 20);
         let loc = w.append(&page_of(7, 10)).unwrap();
         let written = w.finish().unwrap();
-        store.install(HashMap::from([(7, placed(loc))]), written).unwrap();
+        store
+            .install(HashMap::from([(7, Some(placed(loc)))]), written)
+            .unwrap();
         let path = dir.path().join(segment_name(loc.segment));
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[usize::try_from(loc.offset).unwrap() + 40] ^= 0x10;
