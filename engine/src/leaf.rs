@@ -38,6 +38,12 @@ fn fingerprints(lo: &[u8], hi: Option<&[u8]>, entries: &[(IVec, IVec)]) -> Finge
     // Every key in `[lo, hi)` starts with what `lo` and `hi` share: a key that
     // left it earlier would sort below `lo` or above `hi`.
     let skip = hi.map_or(0, |hi| shared_len(lo, hi));
+    debug_assert!(
+        entries
+            .iter()
+            .all(|(k, _)| **k >= *lo && hi.is_none_or(|hi| **k < *hi)),
+        "a leaf's entries lie in its range"
+    );
     Fingerprints::new(skip, entries.iter().map(|(k, _)| &**k))
 }
 
