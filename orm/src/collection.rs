@@ -333,10 +333,8 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     /// ```
     pub fn get(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
-        match self.access.point_get(&self.meta.records, &pk)? {
-            Some(bytes) => records::decode(&pk, &bytes).map(Some),
-            None => Ok(None),
-        }
+        let bytes = self.access.point_get(&self.meta.records, &pk)?;
+        bytes.map(|b| records::decode(&pk, &b)).transpose()
     }
 
     /// Whether a record has primary key `key`.

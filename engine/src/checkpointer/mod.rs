@@ -35,7 +35,7 @@ use crate::checkpoint::{self, Checkpoint, Loc};
 use crate::db::{Catalog, IdGen};
 use crate::io::Storage;
 use crate::log::Log;
-use crate::page_store::{PageStore, Placed};
+use crate::page_store::{bytes_by_segment, PageStore, Placed};
 use crate::record::TreeId;
 use crate::sync::{lock, read, write, Arc, Mutex, Ordering, RwLock};
 use crate::{Error, IVec, Result};
@@ -272,10 +272,7 @@ impl Checkpoints {
             .entries()
             .filter(|e| !replaced.contains(&e.id))
             .flat_map(|e| e.placed.locs());
-        let mut ahead: HashMap<u64, u64> = HashMap::new();
-        for loc in layout.ahead().flat_map(|e| e.placed.locs()) {
-            *ahead.entry(loc.segment).or_default() += u64::from(loc.len);
-        }
+        let ahead = bytes_by_segment(layout.ahead().flat_map(|e| e.placed.locs()));
         let victims = self.pick_victims(
             kept.values()
                 .flat_map(Placed::locs)
@@ -421,10 +418,7 @@ impl Checkpoints {
     /// rewrite those that changed, and copying them first would write them
     /// twice.
     fn pick_victims(&self, kept: impl Iterator<Item = Loc>, ahead: &HashMap<u64, u64>) -> HashSet<u64> {
-        let mut live: HashMap<u64, u64> = HashMap::new();
-        for loc in kept {
-            *live.entry(loc.segment).or_default() += u64::from(loc.len);
-        }
+        let live = bytes_by_segment(kept);
         let mut victims = HashSet::new();
         let mut small = Vec::new();
         for seg in self.pages.usage() {

@@ -102,6 +102,46 @@ fn live_blobs(table: &HashMap<u64, Placed>) -> HashMap<Loc, usize> {
     live
 }
 
+/// The bytes at `locs`, summed per segment.
+pub(crate) fn bytes_by_segment(locs: impl Iterator<Item = Loc>) -> HashMap<u64, u64> {
+    let mut bytes = HashMap::new();
+    for loc in locs {
+        *bytes.entry(loc.segment).or_default() += u64::from(loc.len);
+    }
+    bytes
+}
+
+impl Inner {
+    /// Counts `placed`'s page and blobs as live.
+    fn count(&mut self, placed: &Placed) {
+        for loc in placed.locs() {
+            if let Some(seg) = self.segments.get_mut(&loc.segment) {
+                seg.live += u64::from(loc.len);
+            }
+        }
+        for &loc in &placed.blobs {
+            *self.live_blobs.entry(loc).or_default() += 1;
+        }
+    }
+
+    /// Stops counting `placed`'s page and blobs as live.
+    fn uncount(&mut self, placed: &Placed) {
+        for loc in placed.locs() {
+            if let Some(seg) = self.segments.get_mut(&loc.segment) {
+                seg.live = seg.live.saturating_sub(u64::from(loc.len));
+            }
+        }
+        for loc in &placed.blobs {
+            if let Some(n) = self.live_blobs.get_mut(loc) {
+                *n -= 1;
+                if *n == 0 {
+                    self.live_blobs.remove(loc);
+                }
+            }
+        }
+    }
+}
+
 /// One segment's size and live bytes, for the cleaner and `stats`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegmentUse {
@@ -375,32 +415,14 @@ impl PageStore {
         // one leaf's entry to another's.
         for id in changes.keys() {
             if let Some(old) = inner.table.remove(id) {
-                for loc in old.locs() {
-                    if let Some(seg) = inner.segments.get_mut(&loc.segment) {
-                        seg.live = seg.live.saturating_sub(u64::from(loc.len));
-                    }
-                }
-                for loc in &old.blobs {
-                    if let Some(n) = inner.live_blobs.get_mut(loc) {
-                        *n -= 1;
-                        if *n == 0 {
-                            inner.live_blobs.remove(loc);
-                        }
-                    }
-                }
+                inner.uncount(&old);
             }
         }
         for (id, placed) in changes {
-            let Some(placed) = placed else { continue };
-            for loc in placed.locs() {
-                if let Some(seg) = inner.segments.get_mut(&loc.segment) {
-                    seg.live += u64::from(loc.len);
-                }
+            if let Some(placed) = placed {
+                inner.count(&placed);
+                inner.table.insert(id, placed);
             }
-            for &loc in &placed.blobs {
-                *inner.live_blobs.entry(loc).or_default() += 1;
-            }
-            inner.table.insert(id, placed);
         }
         let dead: Vec<u64> = inner
             .segments
@@ -434,10 +456,7 @@ impl PageStore {
             "page table diverged from the checkpoint's"
         );
         assert!(inner.live_blobs == live_blobs(expected), "live blobs diverged");
-        let mut live: HashMap<u64, u64> = HashMap::new();
-        for loc in expected.values().flat_map(Placed::locs) {
-            *live.entry(loc.segment).or_default() += u64::from(loc.len);
-        }
+        let live = bytes_by_segment(expected.values().flat_map(Placed::locs));
         for (seq, seg) in &inner.segments {
             assert_eq!(
                 seg.live,
