@@ -281,6 +281,7 @@ impl TreeCore {
             let c = if state.dirty {
                 state.dirty = false;
                 state.saving = true;
+                state.saved = state.bytes;
                 run.dirty_bytes += state.bytes as u64;
                 Captured::Dirty {
                     hi: state.hi.clone(),

@@ -90,6 +90,16 @@ impl Cache {
         self.capacity
     }
 
+    /// Bytes that dirty leaves' pages hold beyond what the leaves hold now,
+    /// less what they gained: about what writing every dirty leaf would give
+    /// back (deletes shrink a leaf long before its page). Walks every
+    /// resident leaf, recounting resident bytes on the way.
+    pub(crate) fn stale_bytes(&self) -> u64 {
+        let count = lock(&self.clock).count();
+        self.resident.store(count.resident, Ordering::Relaxed);
+        count.dirty_saved.saturating_sub(count.dirty_now)
+    }
+
     /// One eviction pass (skipped if another is running): recounts resident
     /// bytes, then evicts cold clean leaves until they are below the low-water
     /// mark or a full sweep found nothing more to evict. Called with no leaf
@@ -99,18 +109,7 @@ impl Cache {
             return;
         };
         let clock = &mut *clock;
-        let mut resident = 0u64;
-        clock.leaves.retain(|weak| {
-            let Some(leaf) = weak.upgrade() else { return false };
-            let Ok(state) = leaf.state.try_read() else {
-                return true;
-            };
-            if state.evicted || state.retired {
-                return false;
-            }
-            resident += state.bytes as u64;
-            true
-        });
+        let mut resident = clock.count().resident;
         let target = self.capacity / 10 * LOW_WATER_TENTHS;
         // Two sweeps: the first may only clear heat bits.
         let mut budget = clock.leaves.len() * 2;
@@ -141,6 +140,40 @@ impl Cache {
             }
         }
         self.resident.store(resident, Ordering::Relaxed);
+    }
+}
+
+/// Sums over the resident leaves (see `Clock::count`).
+#[derive(Default)]
+struct Count {
+    resident: u64,
+    /// `saved` and `bytes` of the dirty ones.
+    dirty_saved: u64,
+    dirty_now: u64,
+}
+
+impl Clock {
+    /// Sums the resident leaves, dropping evicted and retired ones from the
+    /// list. A leaf locked by a writer is skipped: a count is a moment's
+    /// estimate anyway, since writes go on.
+    fn count(&mut self) -> Count {
+        let mut count = Count::default();
+        self.leaves.retain(|weak| {
+            let Some(leaf) = weak.upgrade() else { return false };
+            let Ok(state) = leaf.state.try_read() else {
+                return true;
+            };
+            if state.evicted || state.retired {
+                return false;
+            }
+            count.resident += state.bytes as u64;
+            if state.dirty {
+                count.dirty_saved += state.saved as u64;
+                count.dirty_now += state.bytes as u64;
+            }
+            true
+        });
+        count
     }
 }
 
@@ -188,6 +221,7 @@ impl Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leaf::entry_size;
     use crate::IVec;
 
     fn leaf(id: u64, n: usize) -> Arc<Leaf> {
@@ -234,5 +268,43 @@ mod tests {
         cache.evict();
         assert_eq!(cache.resident(), 0);
         assert!(lock(&cache.clock).leaves.is_empty());
+    }
+
+    #[test]
+    fn stale_bytes_count_what_dirty_leaves_lost_since_their_pages() {
+        let leaves: Vec<_> = (0..4).map(|i| leaf(i, 10)).collect();
+        let cache = Cache::new(u64::MAX);
+        for l in &leaves {
+            let mut state = crate::sync::write(&l.state);
+            state.saved = state.bytes; // as a checkpoint leaves it
+            cache.admit(l, state.bytes);
+        }
+        assert_eq!(cache.stale_bytes(), 0);
+        let entry = |l: &Arc<Leaf>| {
+            let state = crate::sync::read(&l.state);
+            entry_size(&state.entries[0].0, &state.entries[0].1) as u64
+        };
+        let size = entry(&leaves[0]);
+        // Deletes from two leaves; an insert into a third makes up for one
+        // of them (its page gives nothing back, but holds less).
+        for (l, key) in [(0, "0-0001"), (0, "0-0002"), (1, "1-0003")] {
+            let mut state = crate::sync::write(&leaves[l].state);
+            assert!(state.remove(key.as_bytes()).is_some());
+            state.dirty = true;
+        }
+        assert_eq!(cache.stale_bytes(), 3 * size);
+        {
+            let mut state = crate::sync::write(&leaves[2].state);
+            state.insert(IVec::from(&b"2-9999"[..]), IVec::from(vec![1u8; 50]));
+            state.dirty = true;
+        }
+        assert_eq!(cache.stale_bytes(), 2 * size);
+        // A leaf whose page is current again counts nothing; the rest nets out.
+        {
+            let mut state = crate::sync::write(&leaves[0].state);
+            state.saved = state.bytes;
+            state.dirty = false;
+        }
+        assert_eq!(cache.stale_bytes(), 0);
     }
 }

@@ -30,7 +30,7 @@ use crate::io::{Storage, StorageFile};
 use crate::log::{self, Log};
 use crate::page_store::PageStore;
 use crate::record::{OpRef, TreeId};
-use crate::sync::{lock, read, write, Arc, Mutex, RwLock};
+use crate::sync::{lock, read, write, Arc, AtomicU64, Mutex, RwLock};
 use crate::tree::check_key;
 use crate::{meta, recovery, Error, IVec, Result, Tree};
 
@@ -279,6 +279,7 @@ impl Db {
             segment_size: config.segment_size as u64,
             run_bytes: config.checkpoint_run_bytes,
             state: Mutex::new(checkpointer::State::new(loaded.as_ref())),
+            stale_checked: AtomicU64::new(0),
         });
         // Temporary databases checkpoint too: dirty leaves cannot be evicted.
         let checkpointer = match config.checkpoint_every_ms {
@@ -455,6 +456,12 @@ impl Db {
 }
 
 impl Engine {
+    /// The checkpoints a flush may finish: none with the background
+    /// checkpointer off (then only `Db::checkpoint` and closing checkpoint).
+    pub(crate) fn background_checkpoints(&self) -> Option<&Arc<Checkpoints>> {
+        lock(&self.checkpointer).is_some().then_some(&self.checkpoints)
+    }
+
     pub(crate) fn generate_id(&self) -> Result<u64> {
         let mut ids = lock(&self.ids);
         if ids.next >= ids.reserved {
@@ -506,6 +513,18 @@ impl Drop for Engine {
     }
 }
 
+/// `Tree::flush`: makes every write so far durable, then, with the background
+/// checkpointer on, finishes the checkpoint pass if the data is shrinking
+/// much faster than checkpoints follow (see `Checkpoints::lagging_shrink`),
+/// so that the space of deleted data is back when the flush returns.
+pub(crate) fn flush(log: &Log, checkpoints: Option<&Checkpoints>) -> Result<usize> {
+    let bytes = log.flush()?;
+    if let Some(checkpoints) = checkpoints.filter(|c| c.lagging_shrink()) {
+        checkpoints.run_all()?;
+    }
+    Ok(bytes)
+}
+
 /// The future of `flush_async`: a flush on a helper thread.
 type FlushSlot = Arc<Mutex<(Option<Result<usize>>, Option<Waker>)>>;
 
@@ -514,13 +533,13 @@ pub(crate) struct FlushFuture {
 }
 
 impl FlushFuture {
-    pub(crate) fn spawn(log: Arc<Log>) -> FlushFuture {
+    pub(crate) fn spawn(log: Arc<Log>, checkpoints: Option<Arc<Checkpoints>>) -> FlushFuture {
         let slot: FlushSlot = Arc::new(Mutex::new((None, None)));
         let theirs = slot.clone();
         let spawned = std::thread::Builder::new()
             .name("skiff-flush-async".into())
             .spawn(move || {
-                let result = log.flush();
+                let result = flush(&log, checkpoints.as_deref());
                 let mut s = lock(&theirs);
                 s.0 = Some(result);
                 if let Some(w) = s.1.take() {

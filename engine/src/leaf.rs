@@ -69,6 +69,11 @@ pub(crate) struct LeafState {
     /// (every key in the range has it); kept in step with `entries`.
     prints: Fingerprints,
     pub bytes: usize,
+    /// `bytes` when the page store last took a copy of the entries (the page
+    /// the table will point to holds them); 0 without a page. What a dirty
+    /// leaf's page holds beyond `bytes` is space its next checkpoint gives
+    /// back (see `Cache::stale_bytes`).
+    pub saved: usize,
     /// Bytes of long keys and values written since the last `pack`, which live
     /// in buffers of their own.
     unpacked: usize,
@@ -167,6 +172,7 @@ impl Leaf {
                 entries,
                 prints,
                 bytes,
+                saved: 0,
                 unpacked: 0,
                 versions: None,
                 blobs: None,
@@ -395,6 +401,8 @@ impl LeafState {
         self.entries.append(&mut right.entries);
         right.prints = Fingerprints::default();
         self.bytes += std::mem::take(&mut right.bytes);
+        // Both pages leave the table when this leaf is next written.
+        self.saved += std::mem::take(&mut right.saved);
         self.unpacked += std::mem::take(&mut right.unpacked);
         self.hi = right.hi.take();
         // The range widened, so its keys may share less.
@@ -432,6 +440,7 @@ impl LeafState {
         self.prints = fingerprints(&self.lo, self.hi.as_deref(), &entries);
         self.entries = entries;
         self.evicted = false;
+        self.saved = self.bytes;
         self.bytes
     }
 

@@ -421,13 +421,23 @@ impl Tree {
     }
 
     /// Makes every write made so far durable; returns the bytes written.
+    ///
+    /// When the data is shrinking much faster than background checkpoints
+    /// follow (mass deletes), the flush also finishes the current pass over
+    /// the database, so that the files shrink with it before it returns.
     pub fn flush(&self) -> Result<usize> {
-        self.engine.log.flush()
+        crate::db::flush(
+            &self.engine.log,
+            self.engine.background_checkpoints().map(|c| &**c),
+        )
     }
 
     /// [`flush`](Tree::flush) on a background thread, as a future.
     pub fn flush_async(&self) -> impl std::future::Future<Output = Result<usize>> {
-        crate::db::FlushFuture::spawn(self.engine.log.clone())
+        crate::db::FlushFuture::spawn(
+            self.engine.log.clone(),
+            self.engine.background_checkpoints().cloned(),
+        )
     }
 
     /// Subscribes to changes of keys starting with `prefix` (all keys for an

@@ -37,7 +37,7 @@ use crate::io::Storage;
 use crate::log::Log;
 use crate::page_store::{bytes_by_segment, PageStore, Placed};
 use crate::record::TreeId;
-use crate::sync::{lock, read, write, Arc, Mutex, Ordering, RwLock};
+use crate::sync::{lock, read, write, Arc, AtomicU64, Mutex, Ordering, RwLock};
 use crate::{Error, IVec, Result};
 
 mod layout;
@@ -67,6 +67,13 @@ const PASS_RUNS: u64 = 16;
 const MIN_RUN_BYTES: u64 = 1 << 20;
 /// Writers never wait for a smaller backlog than this.
 const MIN_BACKLOG: u64 = 16 << 20;
+/// A flush checkpoints too when dirty leaves' pages hold more than this
+/// share (1/n) of the live page bytes in data the leaves no longer have.
+const STALE_SHARE: u64 = 5;
+/// Log bytes between two counts of that, at the least; more for large
+/// databases (a sixteenth of the live page bytes), because a count walks
+/// every resident leaf.
+const MIN_STALE_CHECK: u64 = 64 << 10;
 /// How often the background thread looks whether a checkpoint or an
 /// eviction pass is due.
 const POLL: Duration = Duration::from_millis(20);
@@ -124,6 +131,8 @@ pub(crate) struct Checkpoints {
     /// tests set it small to make every pass take several runs.
     pub run_bytes: Option<u64>,
     pub state: Mutex<State>,
+    /// `log.bytes_written` when a flush last counted stale bytes.
+    pub stale_checked: AtomicU64,
 }
 
 impl Checkpoints {
@@ -190,6 +199,26 @@ impl Checkpoints {
             || logged >= self.run_log_bytes()
             || elapsed >= every
             || (logged == 0 && elapsed >= every / 8)
+    }
+
+    /// Whether a flush should checkpoint as well: deletes left the pages of
+    /// dirty leaves holding much more than the leaves do (see `STALE_SHARE`),
+    /// and finishing the pass gives that space back before the flush returns
+    /// instead of a pass later. Counted at most once per sixteenth of the
+    /// live bytes of log; false in between.
+    pub(crate) fn lagging_shrink(&self) -> bool {
+        let live = self.pages.live_bytes();
+        let written = self.log.bytes_written.load(Ordering::Relaxed);
+        let checked = self.stale_checked.load(Ordering::Relaxed);
+        if written.saturating_sub(checked) < MIN_STALE_CHECK.max(live / 16)
+            || self
+                .stale_checked
+                .compare_exchange(checked, written, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        self.shared.cache.stale_bytes() > live / STALE_SHARE
     }
 
     /// Dirty bytes a checkpoint copies before it may stop: a sixteenth of the

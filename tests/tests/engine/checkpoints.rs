@@ -259,6 +259,51 @@ fn segment_cleaning_bounds_disk_use_and_gives_space_back() {
 }
 
 #[test]
+fn a_flush_after_mass_deletes_gives_the_space_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    // The background checkpointer is on (a flush checkpoints only then), but
+    // by time only once an hour.
+    let db = Config::new()
+        .path(&path)
+        .segment_size(256 * 1024)
+        .checkpoint_every_ms(Some(3_600_000))
+        .open()
+        .expect("open");
+    let t = db.open_tree("t").expect("tree");
+    let n = 20_000u32;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut batch = skiff_engine::Batch::default();
+        for &i in chunk {
+            batch.insert(key(i), vec![3u8; 200]);
+        }
+        t.apply_batch(batch).expect("load");
+    }
+    db.checkpoint().expect("checkpoint");
+    for chunk in (0..n).filter(|i| i % 10 != 0).collect::<Vec<_>>().chunks(1000) {
+        let mut batch = skiff_engine::Batch::default();
+        for &i in chunk {
+            batch.remove(key(i));
+        }
+        t.apply_batch(batch).expect("delete");
+    }
+    db.flush().expect("flush");
+    let left = u64::from(n / 10) * (11 + 200);
+    let size = db.size_on_disk().expect("size");
+    assert!(
+        size * 2 <= left * 3,
+        "{size} bytes on disk right after the flush for {left} bytes of data"
+    );
+    assert_eq!(t.len(), (n / 10) as usize);
+    drop((t, db));
+    let db = Config::new().path(&path).open().expect("reopen");
+    let t = db.open_tree("t").expect("tree");
+    for i in 0..n {
+        assert_eq!(t.contains_key(key(i)).expect("read"), i % 10 == 0, "key {i}");
+    }
+}
+
+#[test]
 fn compression_shrinks_pages_and_round_trips() {
     let live = |compress: bool| {
         let dir = tempfile::tempdir().expect("tempdir");
