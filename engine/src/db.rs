@@ -280,6 +280,7 @@ impl Db {
             run_bytes: config.checkpoint_run_bytes,
             state: Mutex::new(checkpointer::State::new(loaded.as_ref())),
             stale_checked: AtomicU64::new(0),
+            removes_seen: AtomicU64::new(0),
         });
         // Temporary databases checkpoint too: dirty leaves cannot be evicted.
         let checkpointer = match config.checkpoint_every_ms {

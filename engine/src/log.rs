@@ -84,6 +84,9 @@ pub(crate) struct Log {
     group: GroupCommit,
     /// Bytes written to log files since opening (checkpoints are due by it).
     pub bytes_written: AtomicU64,
+    /// Remove ops appended since the log was opened: a flush looks for data
+    /// shrinking only after some (see `Checkpoints::lagging_shrink`).
+    pub removes: AtomicU64,
     /// Write backpressure (see `throttle`).
     pub backlog: Backlog,
 }
@@ -165,6 +168,7 @@ impl Log {
             poison_cause: Mutex::new(None),
             group: GroupCommit::default(),
             bytes_written: AtomicU64::new(0),
+            removes: AtomicU64::new(0),
             backlog: Backlog::new(),
         })
     }
@@ -218,7 +222,12 @@ impl Log {
         I::IntoIter: Clone,
     {
         let ops = ops.into_iter();
-        let size: usize = ops.clone().map(|op| record::op_len(&op)).sum();
+        let (size, removes) = ops.clone().fold((0, 0), |(size, removes), op| {
+            (
+                size + record::op_len(&op),
+                removes + u64::from(matches!(op, OpRef::Remove { .. })),
+            )
+        });
         if size > MAX_BATCH_BYTES {
             return Err(Error::BatchTooLarge {
                 len: size,
@@ -234,6 +243,9 @@ impl Log {
             self.write_due.store(true, Ordering::Relaxed);
         }
         let oldest = p.snapshots.keys().next().copied();
+        if removes > 0 {
+            self.removes.fetch_add(removes, Ordering::Relaxed);
+        }
         then(lsn);
         Ok(Stamp { lsn, oldest })
     }

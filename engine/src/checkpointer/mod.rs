@@ -131,8 +131,10 @@ pub(crate) struct Checkpoints {
     /// tests set it small to make every pass take several runs.
     pub run_bytes: Option<u64>,
     pub state: Mutex<State>,
-    /// `log.bytes_written` when a flush last counted stale bytes.
+    /// `log.bytes_written` and `log.removes` when a flush last counted stale
+    /// bytes.
     pub stale_checked: AtomicU64,
+    pub removes_seen: AtomicU64,
 }
 
 impl Checkpoints {
@@ -205,12 +207,15 @@ impl Checkpoints {
     /// dirty leaves holding much more than the leaves do (see `STALE_SHARE`),
     /// and finishing the pass gives that space back before the flush returns
     /// instead of a pass later. Counted at most once per sixteenth of the
-    /// live bytes of log; false in between.
+    /// live bytes of log, and only if something was removed since the last
+    /// count; false in between.
     pub(crate) fn lagging_shrink(&self) -> bool {
         let live = self.pages.live_bytes();
         let written = self.log.bytes_written.load(Ordering::Relaxed);
         let checked = self.stale_checked.load(Ordering::Relaxed);
+        let removes = self.log.removes.load(Ordering::Relaxed);
         if written.saturating_sub(checked) < MIN_STALE_CHECK.max(live / 16)
+            || removes == self.removes_seen.load(Ordering::Relaxed)
             || self
                 .stale_checked
                 .compare_exchange(checked, written, Ordering::Relaxed, Ordering::Relaxed)
@@ -218,6 +223,7 @@ impl Checkpoints {
         {
             return false;
         }
+        self.removes_seen.store(removes, Ordering::Relaxed);
         self.shared.cache.stale_bytes() > live / STALE_SHARE
     }
 
