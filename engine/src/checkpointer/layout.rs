@@ -252,6 +252,15 @@ impl Layout {
         Ok(())
     }
 
+    /// The leaves dropped from the table since `take_changes` (with their
+    /// trees).
+    pub(crate) fn dropped(&self) -> impl Iterator<Item = u64> + '_ {
+        self.changes
+            .iter()
+            .filter(|(_, c)| c.is_none())
+            .map(|(&id, _)| id)
+    }
+
     /// The changes since the last call (see `changes`).
     pub(crate) fn take_changes(&mut self) -> HashMap<u64, Option<Placed>> {
         std::mem::take(&mut self.changes)

@@ -35,7 +35,7 @@ use crate::checkpoint::{self, Checkpoint, Loc};
 use crate::db::{Catalog, IdGen};
 use crate::io::Storage;
 use crate::log::Log;
-use crate::page_store::{bytes_by_segment, PageStore, Placed};
+use crate::page_store::{bytes_by_segment, PageStore, Placed, SegmentUse};
 use crate::record::TreeId;
 use crate::sync::{lock, read, write, Arc, AtomicU64, Mutex, Ordering, RwLock};
 use crate::{Error, IVec, Result};
@@ -274,17 +274,28 @@ impl Checkpoints {
         let next_leaf = self.shared.leaf_ids.load(Ordering::Relaxed);
 
         // Which pages and blobs stay where they are, and so which segments to
-        // empty.
+        // empty: live bytes per segment once this checkpoint drops the leaves
+        // of dropped trees and its runs replace their entries, from the page
+        // store's count (exact for the table) and those changes alone, so a
+        // run costs in proportion to its size.
+        let usage = self.pages.usage();
+        let mut live: HashMap<u64, u64> = usage.iter().map(|s| (s.seq, s.live)).collect();
+        let dropped: Vec<Placed> = layout.dropped().filter_map(|id| self.pages.placed(id)).collect();
+        let mut gone: Vec<Loc> = dropped.iter().flat_map(Placed::locs).collect();
         let mut replaced = HashSet::new();
         for (tree, _, run) in &runs {
-            replaced.extend(
-                layout
-                    .entries_in(*tree, &run.from, run.to.as_deref())
-                    .map(|e| e.id),
-            );
+            for e in layout.entries_in(*tree, &run.from, run.to.as_deref()) {
+                replaced.insert(e.id);
+                gone.extend(e.placed.locs());
+            }
+        }
+        for (seg, bytes) in bytes_by_segment(gone.into_iter()) {
+            if let Some(live) = live.get_mut(&seg) {
+                *live = live.saturating_sub(bytes);
+            }
         }
         let mut kept: HashMap<u64, Placed> = HashMap::new();
-        let mut reused = Vec::new();
+        let mut staying = Vec::new();
         for (_, _, run) in &runs {
             for (leaf, _, c) in &run.leaves {
                 match c {
@@ -292,9 +303,10 @@ impl Checkpoints {
                         let placed = self.pages.placed(leaf.id).ok_or_else(|| {
                             Error::ReportableBug(format!("clean leaf {} has no page", leaf.id))
                         })?;
+                        staying.extend(placed.locs());
                         kept.insert(leaf.id, placed);
                     }
-                    Captured::Dirty { blobs, .. } => reused.extend(
+                    Captured::Dirty { blobs, .. } => staying.extend(
                         blobs
                             .values()
                             .copied()
@@ -303,18 +315,11 @@ impl Checkpoints {
                 }
             }
         }
-        let untouched = layout
-            .entries()
-            .filter(|e| !replaced.contains(&e.id))
-            .flat_map(|e| e.placed.locs());
+        for (seg, bytes) in bytes_by_segment(staying.into_iter()) {
+            *live.entry(seg).or_default() += bytes;
+        }
         let ahead = bytes_by_segment(layout.ahead().flat_map(|e| e.placed.locs()));
-        let victims = self.pick_victims(
-            kept.values()
-                .flat_map(Placed::locs)
-                .chain(reused)
-                .chain(untouched),
-            &ahead,
-        );
+        let victims = self.pick_victims(&usage, &live, &ahead);
         let mut placer = Placer {
             victims,
             writer: self.pages.writer(self.segment_size),
@@ -447,19 +452,24 @@ impl Checkpoints {
         runs
     }
 
-    /// Segments to empty in this checkpoint, given the pages and blobs it
-    /// keeps where they are and those of them the pass has yet to reach.
-    /// A segment whose pages are mostly ahead is left alone: the runs to come
-    /// rewrite those that changed, and copying them first would write them
-    /// twice.
-    fn pick_victims(&self, kept: impl Iterator<Item = Loc>, ahead: &HashMap<u64, u64>) -> HashSet<u64> {
-        let live = bytes_by_segment(kept);
+    /// Segments to empty in this checkpoint, given the bytes of pages and
+    /// blobs each still holds once the checkpoint is installed (`live`) and
+    /// those of them the pass has yet to reach (`ahead`). A segment whose
+    /// pages are mostly ahead is left alone: the runs to come rewrite those
+    /// that changed, and copying them first would write them twice.
+    fn pick_victims(
+        &self,
+        usage: &[SegmentUse],
+        live: &HashMap<u64, u64>,
+        ahead: &HashMap<u64, u64>,
+    ) -> HashSet<u64> {
         let mut victims = HashSet::new();
         let mut small = Vec::new();
-        for seg in self.pages.usage() {
-            let Some(&still) = live.get(&seg.seq) else {
+        for seg in usage {
+            let still = live.get(&seg.seq).copied().unwrap_or(0);
+            if still == 0 {
                 continue; // nothing kept there: removed without copying
-            };
+            }
             if ahead.get(&seg.seq).copied().unwrap_or(0) > still / AHEAD_SHARE {
                 continue;
             }
