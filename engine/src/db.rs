@@ -459,8 +459,8 @@ impl Db {
 impl Engine {
     /// The checkpoints a flush may finish: none with the background
     /// checkpointer off (then only `Db::checkpoint` and closing checkpoint).
-    pub(crate) fn background_checkpoints(&self) -> Option<&Arc<Checkpoints>> {
-        lock(&self.checkpointer).is_some().then_some(&self.checkpoints)
+    pub(crate) fn background_checkpoints(&self) -> Option<&Checkpoints> {
+        lock(&self.checkpointer).is_some().then_some(&*self.checkpoints)
     }
 
     pub(crate) fn generate_id(&self) -> Result<u64> {
@@ -534,13 +534,13 @@ pub(crate) struct FlushFuture {
 }
 
 impl FlushFuture {
-    pub(crate) fn spawn(log: Arc<Log>, checkpoints: Option<Arc<Checkpoints>>) -> FlushFuture {
+    pub(crate) fn spawn(log: Arc<Log>) -> FlushFuture {
         let slot: FlushSlot = Arc::new(Mutex::new((None, None)));
         let theirs = slot.clone();
         let spawned = std::thread::Builder::new()
             .name("skiff-flush-async".into())
             .spawn(move || {
-                let result = flush(&log, checkpoints.as_deref());
+                let result = log.flush();
                 let mut s = lock(&theirs);
                 s.0 = Some(result);
                 if let Some(w) = s.1.take() {

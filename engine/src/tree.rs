@@ -426,18 +426,15 @@ impl Tree {
     /// follow (mass deletes), the flush also finishes the current pass over
     /// the database, so that the files shrink with it before it returns.
     pub fn flush(&self) -> Result<usize> {
-        crate::db::flush(
-            &self.engine.log,
-            self.engine.background_checkpoints().map(|c| &**c),
-        )
+        crate::db::flush(&self.engine.log, self.engine.background_checkpoints())
     }
 
-    /// [`flush`](Tree::flush) on a background thread, as a future.
+    /// [`flush`](Tree::flush) on a background thread, as a future: every
+    /// write made so far is durable when it resolves. Unlike `flush`, it never
+    /// finishes a checkpoint pass: its thread may outlive the last database
+    /// handle, and must not write pages once the database is closed.
     pub fn flush_async(&self) -> impl std::future::Future<Output = Result<usize>> {
-        crate::db::FlushFuture::spawn(
-            self.engine.log.clone(),
-            self.engine.background_checkpoints().cloned(),
-        )
+        crate::db::FlushFuture::spawn(self.engine.log.clone())
     }
 
     /// Subscribes to changes of keys starting with `prefix` (all keys for an
