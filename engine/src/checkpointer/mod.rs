@@ -210,12 +210,14 @@ impl Checkpoints {
     /// live bytes of log, and only if something was removed since the last
     /// count; false in between.
     pub(crate) fn lagging_shrink(&self) -> bool {
+        let removes = self.log.removes.load(Ordering::Relaxed);
+        if removes == self.removes_seen.load(Ordering::Relaxed) {
+            return false; // nothing removed since the last count: nothing shrank
+        }
         let live = self.pages.live_bytes();
         let written = self.log.bytes_written.load(Ordering::Relaxed);
         let checked = self.stale_checked.load(Ordering::Relaxed);
-        let removes = self.log.removes.load(Ordering::Relaxed);
         if written.saturating_sub(checked) < MIN_STALE_CHECK.max(live / 16)
-            || removes == self.removes_seen.load(Ordering::Relaxed)
             || self
                 .stale_checked
                 .compare_exchange(checked, written, Ordering::Relaxed, Ordering::Relaxed)
