@@ -96,9 +96,6 @@ pub(crate) struct State {
     log_mark: u64,
     /// When the last checkpoint started, or the database was opened.
     started: Instant,
-    /// Whether nothing was logged between the last two checkpoints: writes
-    /// have stopped, and the rest of the pass runs back to back (see `due`).
-    quiet: bool,
     pub last: LastCheckpoint,
     /// The page table the last checkpoint made durable.
     layout: Layout,
@@ -110,7 +107,6 @@ impl State {
         State {
             log_mark: 0,
             started: Instant::now(),
-            quiet: false,
             last: LastCheckpoint::default(),
             layout: Layout::new(ckpt),
         }
@@ -189,11 +185,7 @@ impl Checkpoints {
 
     /// Whether a checkpoint is worth it now: the log holds records the table
     /// does not, and enough log has accumulated since the last one, or
-    /// `every` passed, or writes stopped and the pass can be finished. Once
-    /// writes have stopped for an eighth of `every`, the rest of the pass runs
-    /// back to back while they stay stopped: finishing it soon shortens the
-    /// log and frees superseded pages at once, and keeps the work from
-    /// trickling into the reads that often follow a load.
+    /// `every` passed, or writes stopped and the pass can be finished.
     pub(crate) fn due(&self, every: Duration) -> bool {
         let state = lock(&self.state);
         let from = state.layout.replay_from();
@@ -208,7 +200,7 @@ impl Checkpoints {
         backlog >= self.log.backlog.limit.load(Ordering::Relaxed) / 4 * 3
             || logged >= self.run_log_bytes()
             || elapsed >= every
-            || (logged == 0 && (state.quiet || elapsed >= every / 8))
+            || (logged == 0 && elapsed >= every / 8)
     }
 
     /// Whether a flush should checkpoint as well: deletes left the pages of
@@ -261,9 +253,7 @@ impl Checkpoints {
     }
 
     fn checkpoint_locked(&self, state: &mut State) -> Result<Since> {
-        let written = self.log.bytes_written.load(Ordering::Relaxed);
-        state.quiet = written == state.log_mark;
-        state.log_mark = written;
+        state.log_mark = self.log.bytes_written.load(Ordering::Relaxed);
         state.started = Instant::now();
         let bytes_before = self.pages.bytes_written.load(Ordering::Relaxed);
         let (seq, lsn) = self.log.start_file()?;
