@@ -278,7 +278,7 @@ impl Db {
             level: config.use_compression.then_some(config.compression_factor),
             segment_size: config.segment_size as u64,
             run_bytes: config.checkpoint_run_bytes,
-            state: Mutex::new(checkpointer::State::new(loaded.as_ref())),
+            state: Mutex::new(checkpointer::State::new(loaded.as_ref(), log.next_lsn())),
             stale_checked: AtomicU64::new(0),
             removes_seen: AtomicU64::new(0),
         });
@@ -457,10 +457,19 @@ impl Db {
 }
 
 impl Engine {
-    /// The checkpoints a flush may finish: none with the background
-    /// checkpointer off (then only `Db::checkpoint` and closing checkpoint).
-    pub(crate) fn background_checkpoints(&self) -> Option<&Checkpoints> {
-        lock(&self.checkpointer).is_some().then_some(&*self.checkpoints)
+    /// `Tree::flush`: makes every write so far durable, then, with the
+    /// background checkpointer on, finishes the checkpoint pass if the data
+    /// is shrinking much faster than checkpoints follow (see
+    /// `Checkpoints::lagging_shrink`), so that the space of deleted data is
+    /// back when the flush returns. With the checkpointer off, checkpoints
+    /// are the caller's (`Db::checkpoint`) and the closing one only.
+    pub(crate) fn flush(&self) -> Result<usize> {
+        let bytes = self.log.flush()?;
+        let background = lock(&self.checkpointer).is_some();
+        if background && self.checkpoints.lagging_shrink() {
+            self.checkpoints.run_all()?;
+        }
+        Ok(bytes)
     }
 
     pub(crate) fn generate_id(&self) -> Result<u64> {
@@ -512,18 +521,6 @@ impl Drop for Engine {
             let _ = self.storage.remove_dir_all(&self.path);
         }
     }
-}
-
-/// `Tree::flush`: makes every write so far durable, then, with the background
-/// checkpointer on, finishes the checkpoint pass if the data is shrinking
-/// much faster than checkpoints follow (see `Checkpoints::lagging_shrink`),
-/// so that the space of deleted data is back when the flush returns.
-pub(crate) fn flush(log: &Log, checkpoints: Option<&Checkpoints>) -> Result<usize> {
-    let bytes = log.flush()?;
-    if let Some(checkpoints) = checkpoints.filter(|c| c.lagging_shrink()) {
-        checkpoints.run_all()?;
-    }
-    Ok(bytes)
 }
 
 /// The future of `flush_async`: a flush on a helper thread.

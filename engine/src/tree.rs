@@ -426,7 +426,7 @@ impl Tree {
     /// follow (mass deletes), the flush also finishes the current pass over
     /// the database, so that the files shrink with it before it returns.
     pub fn flush(&self) -> Result<usize> {
-        crate::db::flush(&self.engine.log, self.engine.background_checkpoints())
+        self.engine.flush()
     }
 
     /// [`flush`](Tree::flush) on a background thread, as a future: every

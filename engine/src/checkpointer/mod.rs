@@ -94,6 +94,12 @@ pub(crate) struct LastCheckpoint {
 pub(crate) struct State {
     /// `log.bytes_written` when the last checkpoint started.
     log_mark: u64,
+    /// `log.next_lsn()` when the last checkpoint started: unlike the bytes
+    /// written, it grows with every append, buffered or not.
+    lsn_mark: u64,
+    /// Whether nothing was appended between the last two checkpoints: writes
+    /// have stopped, and the rest of the pass runs back to back (see `due`).
+    quiet: bool,
     /// When the last checkpoint started, or the database was opened.
     started: Instant,
     pub last: LastCheckpoint,
@@ -103,9 +109,11 @@ pub(crate) struct State {
 
 impl State {
     /// Continues from the checkpoint recovery loaded, if any.
-    pub(crate) fn new(ckpt: Option<&Checkpoint>) -> State {
+    pub(crate) fn new(ckpt: Option<&Checkpoint>, next_lsn: u64) -> State {
         State {
             log_mark: 0,
+            lsn_mark: next_lsn,
+            quiet: false,
             started: Instant::now(),
             last: LastCheckpoint::default(),
             layout: Layout::new(ckpt),
@@ -185,13 +193,19 @@ impl Checkpoints {
 
     /// Whether a checkpoint is worth it now: the log holds records the table
     /// does not, and enough log has accumulated since the last one, or
-    /// `every` passed, or writes stopped and the pass can be finished.
+    /// `every` passed, or writes stopped and the pass can be finished. Once
+    /// nothing has been appended for a whole run and an eighth of `every`,
+    /// the rest of the pass runs back to back while writes stay stopped:
+    /// finishing it soon shortens the log and frees superseded pages, and
+    /// keeps the work from trickling into the reads that often follow a load.
     pub(crate) fn due(&self, every: Duration) -> bool {
         let state = lock(&self.state);
         let from = state.layout.replay_from();
-        if self.log.next_lsn() <= from.lsn {
+        let next_lsn = self.log.next_lsn();
+        if next_lsn <= from.lsn {
             return false;
         }
+        let idle = next_lsn == state.lsn_mark;
         let written = self.log.bytes_written.load(Ordering::Relaxed);
         let logged = written - state.log_mark;
         let elapsed = state.started.elapsed();
@@ -200,7 +214,7 @@ impl Checkpoints {
         backlog >= self.log.backlog.limit.load(Ordering::Relaxed) / 4 * 3
             || logged >= self.run_log_bytes()
             || elapsed >= every
-            || (logged == 0 && elapsed >= every / 8)
+            || (idle && (state.quiet || elapsed >= every / 8))
     }
 
     /// Whether a flush should checkpoint as well: deletes left the pages of
@@ -254,6 +268,9 @@ impl Checkpoints {
 
     fn checkpoint_locked(&self, state: &mut State) -> Result<Since> {
         state.log_mark = self.log.bytes_written.load(Ordering::Relaxed);
+        let next_lsn = self.log.next_lsn();
+        state.quiet = next_lsn == state.lsn_mark;
+        state.lsn_mark = next_lsn;
         state.started = Instant::now();
         let bytes_before = self.pages.bytes_written.load(Ordering::Relaxed);
         let (seq, lsn) = self.log.start_file()?;
