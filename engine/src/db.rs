@@ -120,8 +120,8 @@ pub struct Db {
 enum DirState {
     /// Nothing there, or an empty directory, or a creation that crashed first.
     Fresh,
-    /// A database to recover.
-    Existing,
+    /// A database to recover, and the format version its marker names.
+    Existing(u32),
 }
 
 fn inspect(storage: &dyn Storage, dir: &Path) -> Result<DirState> {
@@ -138,7 +138,7 @@ fn inspect(storage: &dyn Storage, dir: &Path) -> Result<DirState> {
         let path = dir.join(meta::FILE_NAME);
         let bytes = read_small_file(storage, &path)?;
         return match meta::decode(&bytes) {
-            Ok(_) => Ok(DirState::Existing),
+            Ok(version) => Ok(DirState::Existing(version)),
             Err(meta::MetaError::Foreign) => Err(Error::NotADatabase {
                 path: dir.to_path_buf(),
             }),
@@ -199,7 +199,7 @@ impl Db {
         let storage = config.storage.clone();
         let dir = config.path.clone();
         let state = inspect(&*storage, &dir)?;
-        if matches!(state, DirState::Existing) && config.create_new {
+        if matches!(state, DirState::Existing(_)) && config.create_new {
             return Err(Error::AlreadyExists { path: dir });
         }
         storage
@@ -232,11 +232,23 @@ impl Db {
                 };
                 (fresh, pages, shared, None)
             }
-            DirState::Existing => {
+            DirState::Existing(version) => {
                 let ckpt = recovery::read_checkpoint(&*storage, &dir)?;
                 let pages = Arc::new(PageStore::open(storage.clone(), &pages_dir, ckpt.as_ref())?);
                 let shared = Arc::new(Shared::new(pages.clone(), config.cache_capacity));
                 let recovered = recovery::recover(&*storage, &wal, ckpt.as_ref(), leaf_max, &shared)?;
+                if version < meta::FORMAT_VERSION {
+                    // Before anything is written in the new format: from here
+                    // on, older builds refuse the database instead of
+                    // misreading it.
+                    crate::io::replace_file(
+                        &*storage,
+                        &dir,
+                        meta::TEMP_NAME,
+                        meta::FILE_NAME,
+                        &meta::encode(),
+                    )?;
+                }
                 (recovered, pages, shared, Some(ckpt))
             }
         };

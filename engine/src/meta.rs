@@ -15,8 +15,13 @@
 pub(crate) const FILE_NAME: &str = "skiff.meta";
 /// The temporary name used while creating it.
 pub(crate) const TEMP_NAME: &str = "skiff.meta.tmp";
-/// The format version this build writes; it reads versions up to this one.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes; it reads versions up to this one,
+/// and opening an older database upgrades its marker.
+///
+/// 1. The first format.
+/// 2. Pages may store their keys without the prefix all of them share
+///    (flag bit 1, see `page`).
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 8] = b"SKIFF-DB";
 pub(crate) const LEN: usize = 16;

@@ -6,13 +6,14 @@
 //!      4     4  body_len (LE): stored body bytes
 //!      8     8  leaf id (LE)
 //!     16     4  tree id (LE)
-//!     20     1  flags: bit 0 = body is zstd-compressed
+//!     20     1  flags: bit 0 = body is zstd-compressed,
+//!                      bit 1 = keys are stored without their common prefix
 //!     21     3  zero
 //!     24     4  raw_len (LE): body bytes once decompressed
 //!     28     n  body
 //!
-//! body  := lo, has_hi u8, [hi], count u32, count × entry
-//! entry := key, then
+//! body  := lo, has_hi u8, [hi], [prefix], count u32, count × entry
+//! entry := key (without the prefix, if flag bit 1), then
 //!          varint(2 × value_len), value                  (a value kept inline)
 //!          varint(1), segment u64, offset u64, len u32   (a blob: see `blob`)
 //! ```
@@ -20,12 +21,15 @@
 //! Byte strings (`lo`, `hi`, keys) are a varint length and the bytes; a
 //! varint is LEB128 (7 bits a byte, low first, high bit = more follows), at
 //! most 10 bytes. Lengths take one or two bytes for typical entries, which is
-//! most of a page's overhead over the data itself.
+//! most of a page's overhead over the data itself. Keys of one leaf often
+//! share a long prefix (big-endian ids, the typed layer's collection and
+//! index prefixes), which is stored once: it saves several bytes an entry.
 //!
 //! The checksum covers the header too, so a page read from the wrong place (a
 //! stale location, another leaf's bytes) fails the leaf-id check or the crc.
-//! Decoded keys and values are spans of one buffer, the decompressed body, so a
-//! loaded leaf is as compact in memory as a packed one (see `leaf::pack`).
+//! Decoded keys and values are spans of one buffer (the decompressed body, or
+//! with a prefix, the body with each key made whole again), so a loaded leaf
+//! is as compact in memory as a packed one (see `leaf::pack`).
 
 use std::fmt;
 
@@ -38,6 +42,7 @@ use crate::IVec;
 /// Bytes before the body.
 pub(crate) const HEADER_LEN: usize = 28;
 const FLAG_ZSTD: u8 = 1;
+const FLAG_PREFIX: u8 = 2;
 /// Bodies larger than this are refused before allocating (a damaged length
 /// that happens to pass the crc must not exhaust memory). A leaf holds at
 /// most about one maximal value beside small entries.
@@ -127,10 +132,23 @@ pub(crate) fn encode(
         }
         None => body.push(0),
     }
+    // Keys are sorted: the first and last share what all of them share. A
+    // lone key would only pay for the prefix's length.
+    let prefix = match (entries.first(), entries.last()) {
+        (Some((first, _)), Some((last, _))) if entries.len() > 1 => {
+            first.iter().zip(last.iter()).take_while(|(a, b)| a == b).count()
+        }
+        _ => 0,
+    };
+    let mut flags = 0;
+    if prefix > 0 {
+        flags |= FLAG_PREFIX;
+        put_bytes(&mut body, &entries[0].0[..prefix]);
+    }
     let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
     body.extend_from_slice(&count.to_le_bytes());
     for (k, v) in entries {
-        put_bytes(&mut body, k);
+        put_bytes(&mut body, &k[prefix..]);
         match v {
             Stored::Inline(v) => {
                 put_varint(&mut body, 2 * v.len() as u64);
@@ -145,9 +163,12 @@ pub(crate) fn encode(
         }
     }
     let raw_len = body.len();
-    let (flags, body) = match level.map(|l| zstd::bulk::compress(&body, l)) {
-        Some(Ok(small)) if small.len() < raw_len => (FLAG_ZSTD, small),
-        _ => (0, body),
+    let body = match level.map(|l| zstd::bulk::compress(&body, l)) {
+        Some(Ok(small)) if small.len() < raw_len => {
+            flags |= FLAG_ZSTD;
+            small
+        }
+        _ => body,
     };
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&[0u8; 4]);
@@ -187,7 +208,7 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(u64, TreeId), PageError> {
     if crc32fast::hash(&bytes[4..]) != u32_at(bytes, 0) {
         return bad("page checksum mismatch");
     }
-    if bytes[21..24] != [0, 0, 0] || bytes[20] & !FLAG_ZSTD != 0 {
+    if bytes[21..24] != [0, 0, 0] || bytes[20] & !(FLAG_ZSTD | FLAG_PREFIX) != 0 {
         return bad("unknown page flags");
     }
     let mut id = [0u8; 8];
@@ -195,8 +216,17 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(u64, TreeId), PageError> {
     Ok((u64::from_le_bytes(id), u32_at(bytes, 16)))
 }
 
+/// Where some bytes of a page body lie: offset and length.
+type Span = (usize, usize);
+
+/// A value as parsed from a body, before it becomes a `Stored`.
+enum Parsed {
+    Inline(Span),
+    Blob(Loc),
+}
+
 struct Reader<'a> {
-    buf: &'a PackedBuf,
+    buf: &'a [u8],
     pos: usize,
 }
 
@@ -236,19 +266,19 @@ impl Reader<'_> {
         bad("overlong varint in page")
     }
 
-    fn bytes(&mut self) -> Result<IVec, PageError> {
+    fn bytes(&mut self) -> Result<Span, PageError> {
         let len = self.varint()?;
         self.span(len)
     }
 
-    fn span(&mut self, len: u64) -> Result<IVec, PageError> {
+    fn span(&mut self, len: u64) -> Result<Span, PageError> {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len > self.buf.len() - self.pos {
             return bad("page body cut short");
         }
-        let v = IVec::packed(self.buf, self.pos, len);
+        let at = self.pos;
         self.pos += len;
-        Ok(v)
+        Ok((at, len))
     }
 }
 
@@ -273,49 +303,88 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Image, PageError> {
         }
         stored.to_vec()
     };
-    let buf: PackedBuf = Arc::new(body.into_boxed_slice());
-    let mut r = Reader { buf: &buf, pos: 0 };
+    let mut r = Reader { buf: &body, pos: 0 };
     let lo = r.bytes()?;
     let hi = match r.u8()? {
         0 => None,
         1 => Some(r.bytes()?),
         _ => return bad("bad upper-bound marker in page"),
     };
+    let prefix = if bytes[20] & FLAG_PREFIX != 0 {
+        r.bytes()?
+    } else {
+        (0, 0)
+    };
     let count = r.u32()? as usize;
     // Each entry takes at least 2 bytes: a damaged count cannot over-allocate.
-    if count > (buf.len() - r.pos) / 2 {
+    if count > (body.len() - r.pos) / 2 {
         return bad("page entry count exceeds its body");
     }
-    let mut entries = Vec::with_capacity(count);
+    let head = r.pos;
+    let mut parsed = Vec::with_capacity(count);
     for _ in 0..count {
         let k = r.bytes()?;
         let v = match r.varint()? {
-            1 => Stored::Blob(Loc {
+            1 => Parsed::Blob(Loc {
                 segment: r.u64()?,
                 offset: r.u64()?,
                 len: r.u32()?,
             }),
-            n if n % 2 == 0 => Stored::Inline(r.span(n / 2)?),
+            n if n % 2 == 0 => Parsed::Inline(r.span(n / 2)?),
             _ => return bad("bad value marker in page"),
         };
-        if entries
-            .last()
-            .is_some_and(|(prev, _): &(IVec, Stored)| *prev >= k)
-        {
+        parsed.push((k, v));
+    }
+    if r.pos != body.len() {
+        return bad("trailing bytes in page body");
+    }
+    let body = if prefix.1 > 0 {
+        make_keys_whole(&body, head, prefix, &mut parsed)
+    } else {
+        body
+    };
+    let buf: PackedBuf = Arc::new(body.into_boxed_slice());
+    let ivec = |(at, len): Span| IVec::packed(&buf, at, len);
+    let mut entries: Vec<(IVec, Stored)> = Vec::with_capacity(count);
+    for (k, v) in parsed {
+        let k = ivec(k);
+        if entries.last().is_some_and(|(prev, _)| *prev >= k) {
             return bad("page keys out of order");
         }
+        let v = match v {
+            Parsed::Inline(span) => Stored::Inline(ivec(span)),
+            Parsed::Blob(loc) => Stored::Blob(loc),
+        };
         entries.push((k, v));
-    }
-    if r.pos != buf.len() {
-        return bad("trailing bytes in page body");
     }
     Ok(Image {
         leaf,
         tree,
-        lo,
-        hi,
+        lo: ivec(lo),
+        hi: hi.map(ivec),
         entries,
     })
+}
+
+/// A copy of `body` in which every key is whole (the prefix, then the stored
+/// rest), so that keys stay spans of one buffer; `parsed` is moved to it.
+/// The first `head` bytes (bounds, prefix, count) are kept as they are.
+fn make_keys_whole(body: &[u8], head: usize, prefix: Span, parsed: &mut [(Span, Parsed)]) -> Vec<u8> {
+    let prefix = &body[prefix.0..prefix.0 + prefix.1];
+    let mut out = Vec::with_capacity(body.len() + parsed.len() * prefix.len());
+    out.extend_from_slice(&body[..head]);
+    for (key, value) in parsed {
+        let at = out.len();
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&body[key.0..key.0 + key.1]);
+        *key = (at, out.len() - at);
+        if let Parsed::Inline(span) = value {
+            let at = out.len();
+            out.extend_from_slice(&body[span.0..span.0 + span.1]);
+            *span = (at, span.1);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -395,6 +464,94 @@ mod tests {
             entries,
         };
         assert_eq!(decode(&enc(&img, None)).unwrap(), img);
+    }
+
+    #[test]
+    fn a_shared_key_prefix_is_stored_once() {
+        // Long keys and values, so that decoded ones are spans of the buffer
+        // the decoder rebuilds, not inline copies.
+        let prefix = b"users/by-email/0123456789abcdef/";
+        let entries: Vec<_> = (0..40u32)
+            .map(|i| {
+                let mut k = prefix.to_vec();
+                k.extend_from_slice(format!("{i:04}").as_bytes());
+                (
+                    IVec::from(k),
+                    Stored::Inline(IVec::from(vec![u8::try_from(i).unwrap(); 30])),
+                )
+            })
+            .collect();
+        let img = Image {
+            leaf: 9,
+            tree: 1,
+            lo: IVec::from(&b"users/"[..]),
+            hi: None,
+            entries,
+        };
+        let bytes = enc(&img, None);
+        assert_eq!(bytes[20] & FLAG_PREFIX, FLAG_PREFIX);
+        let whole: usize = img.entries.iter().map(|(k, _)| k.len() + 1 + 1 + 30).sum();
+        assert!(
+            bytes.len() < HEADER_LEN + whole - 30 * 39,
+            "{} bytes",
+            bytes.len()
+        );
+        assert_eq!(decode(&bytes).unwrap(), img);
+        // Two equal-length keys differing in the last byte: a 1-byte rest each.
+        let two = Image {
+            entries: img.entries[..2].to_vec(),
+            ..img.clone()
+        };
+        assert_eq!(decode(&enc(&two, Some(3))).unwrap(), two);
+    }
+
+    /// The layout before keys lost their common prefix: every key whole, flag
+    /// bit 1 clear.
+    fn encode_without_prefix(img: &Image) -> Vec<u8> {
+        let mut body = Vec::new();
+        put_bytes(&mut body, &img.lo);
+        match &img.hi {
+            Some(hi) => {
+                body.push(1);
+                put_bytes(&mut body, hi);
+            }
+            None => body.push(0),
+        }
+        body.extend_from_slice(&u32::try_from(img.entries.len()).unwrap().to_le_bytes());
+        for (k, v) in &img.entries {
+            put_bytes(&mut body, k);
+            match v {
+                Stored::Inline(v) => {
+                    put_varint(&mut body, 2 * v.len() as u64);
+                    body.extend_from_slice(v);
+                }
+                Stored::Blob(loc) => {
+                    put_varint(&mut body, 1);
+                    body.extend_from_slice(&loc.segment.to_le_bytes());
+                    body.extend_from_slice(&loc.offset.to_le_bytes());
+                    body.extend_from_slice(&loc.len.to_le_bytes());
+                }
+            }
+        }
+        let mut out = vec![0u8; 4];
+        out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(&img.leaf.to_le_bytes());
+        out.extend_from_slice(&img.tree.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(&body);
+        let crc = crc32fast::hash(&out[4..]);
+        out[0..4].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn pages_with_whole_keys_still_decode() {
+        for img in [sample(1, false), sample(50, false), sample(200, true)] {
+            let old = encode_without_prefix(&img);
+            assert_eq!(decode(&old).unwrap(), img);
+            assert!(enc(&img, None).len() <= old.len());
+        }
     }
 
     #[test]

@@ -198,6 +198,22 @@ fn marker(version: u32) -> Vec<u8> {
 }
 
 #[test]
+fn an_older_format_opens_and_its_marker_is_upgraded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    {
+        let db = open(&path);
+        db.insert(b"k", b"v").expect("insert");
+    }
+    std::fs::write(path.join("skiff.meta"), marker(1)).expect("write");
+    {
+        let db = open(&path);
+        assert_eq!(db.get(b"k").expect("get").as_deref(), Some(&b"v"[..]));
+    }
+    assert_eq!(std::fs::read(path.join("skiff.meta")).expect("read"), marker(2));
+}
+
+#[test]
 fn newer_format_and_damaged_marker_are_refused_untouched() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
@@ -207,19 +223,19 @@ fn newer_format_and_damaged_marker_are_refused_untouched() {
     }
     assert_eq!(
         std::fs::read(path.join("skiff.meta")).expect("read"),
-        marker(1),
+        marker(2),
         "marker layout changed"
     );
 
-    std::fs::write(path.join("skiff.meta"), marker(2)).expect("write");
+    std::fs::write(path.join("skiff.meta"), marker(3)).expect("write");
     let before = snapshot(&path);
     match Config::new().path(&path).open() {
-        Err(Error::UnsupportedFormat { found, supported, .. }) => assert_eq!((found, supported), (2, 1)),
+        Err(Error::UnsupportedFormat { found, supported, .. }) => assert_eq!((found, supported), (3, 2)),
         other => panic!("a newer format gave {other:?}"),
     }
     assert_eq!(snapshot(&path), before);
 
-    let mut damaged = marker(1);
+    let mut damaged = marker(2);
     damaged[9] ^= 0x40;
     std::fs::write(path.join("skiff.meta"), &damaged).expect("write");
     let before = snapshot(&path);
@@ -229,7 +245,7 @@ fn newer_format_and_damaged_marker_are_refused_untouched() {
     }
     assert_eq!(snapshot(&path), before);
 
-    std::fs::write(path.join("skiff.meta"), marker(1)).expect("write");
+    std::fs::write(path.join("skiff.meta"), marker(2)).expect("write");
     assert_eq!(open(&path).get(b"k").expect("get").as_deref(), Some(&b"v"[..]));
 }
 
