@@ -291,6 +291,7 @@ impl Db {
             segment_size: config.segment_size as u64,
             run_bytes: config.checkpoint_run_bytes,
             state: Mutex::new(checkpointer::State::new(loaded.as_ref(), log.next_lsn())),
+            last: Mutex::default(),
             stale_checked: AtomicU64::new(0),
             removes_seen: AtomicU64::new(0),
         });

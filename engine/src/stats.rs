@@ -82,7 +82,7 @@ impl Db {
     /// ```
     pub fn stats(&self) -> Result<Stats> {
         let checkpoints = &self.engine.checkpoints;
-        let last = lock(&checkpoints.state).last;
+        let last = *lock(&checkpoints.last);
         let usage = checkpoints.pages.usage();
         let segment_bytes: u64 = usage.iter().map(|u| u.size).sum();
         let live_bytes: u64 = usage.iter().map(|u| u.live).sum();

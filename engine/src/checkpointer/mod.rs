@@ -139,6 +139,9 @@ pub(crate) struct Checkpoints {
     /// tests set it small to make every pass take several runs.
     pub run_bytes: Option<u64>,
     pub state: Mutex<State>,
+    /// A copy of `state.last`, published after each checkpoint, so that
+    /// `stats` does not wait behind a pass running back to back.
+    pub last: Mutex<LastCheckpoint>,
     /// `log.bytes_written` and `log.removes` when a flush last counted stale
     /// bytes.
     pub stale_checked: AtomicU64,
@@ -182,6 +185,7 @@ impl Checkpoints {
                 state.last.count += 1;
                 state.last.at = Some(SystemTime::now());
                 state.last.duration = began.elapsed();
+                *lock(&self.last) = state.last;
                 Ok(since)
             }
             Err(e) => {
