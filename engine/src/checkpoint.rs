@@ -22,9 +22,16 @@
 //!         written_ms u64     wall clock, for `stats`
 //!         tree_count u32, tree_count × tree
 //! tree := id u32, name_len u32, name, leaf_count u32, leaf_count × leaf (in key order)
-//! leaf := id u64, segment u64, offset u64, len u32, lo_len u32, lo,
-//!         blob_count u32, blob_count × (segment u64, offset u64, len u32)
+//! leaf := id, segment, offset, len                      (varints)
+//!         shared, rest_len, rest                        lo = previous lo[..shared] ++ rest
+//!         blob_count, blob_count × (segment, offset, len)  (varints)
 //! ```
+//!
+//! Varints are LEB128 (see `varint`). A leaf's low key shares most of its
+//! bytes with the one before it, so a table entry takes about 20 bytes (52 and the key in version 1): the
+//! file is rewritten by every checkpoint, and small is fast. Version 1 wrote
+//! every leaf field fixed-width (`id u64, segment u64, offset u64, len u32,
+//! lo_len u32, lo, blob_count u32, blobs of u64, u64, u32`); it is still read.
 //!
 //! A leaf's blobs (its values stored out of line, see `blob`) are listed so
 //! that live bytes per segment are known without reading pages.
@@ -32,6 +39,7 @@
 use std::fmt;
 
 use crate::record::TreeId;
+use crate::varint;
 use crate::IVec;
 
 /// The file name inside the database directory.
@@ -39,7 +47,7 @@ pub(crate) const FILE_NAME: &str = "checkpoint";
 /// The temporary name it is written under.
 pub(crate) const TEMP_NAME: &str = "checkpoint.tmp";
 const MAGIC: &[u8; 8] = b"SKIFFCKP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER_LEN: usize = 24;
 
 /// Where a page or blob lies.
@@ -105,6 +113,12 @@ fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+fn put_loc(buf: &mut Vec<u8>, loc: &Loc) {
+    varint::put(buf, loc.segment);
+    varint::put(buf, loc.offset);
+    varint::put(buf, u64::from(loc.len));
+}
+
 fn put_count(buf: &mut Vec<u8>, n: usize) {
     buf.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
 }
@@ -130,18 +144,23 @@ impl Checkpoint {
             body.extend_from_slice(&tree.id.to_le_bytes());
             put_bytes(&mut body, &tree.name);
             put_count(&mut body, tree.leaves.len());
+            let mut prev: &[u8] = &[];
             for leaf in &tree.leaves {
-                for v in [leaf.id, leaf.loc.segment, leaf.loc.offset] {
-                    body.extend_from_slice(&v.to_le_bytes());
-                }
-                body.extend_from_slice(&leaf.loc.len.to_le_bytes());
-                put_bytes(&mut body, &leaf.lo);
-                put_count(&mut body, leaf.blobs.len());
+                varint::put(&mut body, leaf.id);
+                put_loc(&mut body, &leaf.loc);
+                let shared = prev
+                    .iter()
+                    .zip(leaf.lo.iter())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                varint::put(&mut body, shared as u64);
+                varint::put(&mut body, (leaf.lo.len() - shared) as u64);
+                body.extend_from_slice(&leaf.lo[shared..]);
+                varint::put(&mut body, leaf.blobs.len() as u64);
                 for blob in &leaf.blobs {
-                    body.extend_from_slice(&blob.segment.to_le_bytes());
-                    body.extend_from_slice(&blob.offset.to_le_bytes());
-                    body.extend_from_slice(&blob.len.to_le_bytes());
+                    put_loc(&mut body, blob);
                 }
+                prev = &leaf.lo;
             }
         }
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
@@ -174,9 +193,10 @@ impl Checkpoint {
         if crc32fast::hash(&bytes[12..]) != crc {
             return damaged(0, "checkpoint checksum mismatch");
         }
-        if version != VERSION {
+        if version == 0 || version > VERSION {
             return Err(CheckpointError::Version(version));
         }
+        let fixed_width = version == 1;
         let mut c = Checkpoint {
             log_seq: r.u64()?,
             start_lsn: r.u64()?,
@@ -191,34 +211,19 @@ impl Checkpoint {
         for _ in 0..trees {
             let id = r.u32()?;
             let name = r.bytes()?;
-            let leaves = r.count(36)?;
+            let leaves = r.count(if fixed_width { 36 } else { 7 })?;
             let mut entry = TreeEntry {
                 id,
                 name,
                 leaves: Vec::with_capacity(leaves),
             };
             for _ in 0..leaves {
-                let (id, segment, offset) = (r.u64()?, r.u64()?, r.u64()?);
-                let len = r.u32()?;
-                let lo = r.bytes()?;
-                let blob_count = r.count(20)?;
-                let mut blobs = Vec::with_capacity(blob_count);
-                for _ in 0..blob_count {
-                    blobs.push(Loc {
-                        segment: r.u64()?,
-                        offset: r.u64()?,
-                        len: r.u32()?,
-                    });
-                }
-                if entry.leaves.last().is_some_and(|prev: &LeafEntry| prev.lo >= lo) {
+                let prev = entry.leaves.last().map_or(&[][..], |l: &LeafEntry| &l.lo[..]);
+                let leaf = if fixed_width { r.leaf_v1()? } else { r.leaf(prev)? };
+                if entry.leaves.last().is_some_and(|prev| prev.lo >= leaf.lo) {
                     return damaged(r.pos, "checkpoint leaves out of key order");
                 }
-                entry.leaves.push(LeafEntry {
-                    id,
-                    lo,
-                    loc: Loc { segment, offset, len },
-                    blobs,
-                });
+                entry.leaves.push(leaf);
             }
             if entry.leaves.first().is_none_or(|l| !l.lo.is_empty()) {
                 return damaged(r.pos, "checkpoint tree does not start at the empty key");
@@ -264,6 +269,86 @@ impl Reader<'_> {
     fn bytes(&mut self) -> Result<IVec, CheckpointError> {
         let len = self.u32()? as usize;
         Ok(IVec::from(self.take(len)?))
+    }
+
+    fn varint(&mut self) -> Result<u64, CheckpointError> {
+        let at = self.pos;
+        varint::get(self.bytes, &mut self.pos).map_err(|e| {
+            let what = match e {
+                varint::VarintError::CutShort => "checkpoint cut short",
+                varint::VarintError::Overlong => "overlong varint in checkpoint",
+            };
+            CheckpointError::Damaged(at as u64, what.into())
+        })
+    }
+
+    /// A varint that must fit `T` (a length, a count, a `u32` field).
+    fn small<T: TryFrom<u64>>(&mut self) -> Result<T, CheckpointError> {
+        let at = self.pos;
+        T::try_from(self.varint()?)
+            .map_err(|_| CheckpointError::Damaged(at as u64, "implausible number in checkpoint".into()))
+    }
+
+    fn loc(&mut self) -> Result<Loc, CheckpointError> {
+        Ok(Loc {
+            segment: self.varint()?,
+            offset: self.varint()?,
+            len: self.small()?,
+        })
+    }
+
+    /// A leaf entry; its low key shares a prefix with `prev`'s.
+    fn leaf(&mut self, prev: &[u8]) -> Result<LeafEntry, CheckpointError> {
+        let id = self.varint()?;
+        let loc = self.loc()?;
+        let at = self.pos;
+        let shared: usize = self.small()?;
+        if shared > prev.len() {
+            return Err(CheckpointError::Damaged(
+                at as u64,
+                "checkpoint low key shares more than the previous one has".into(),
+            ));
+        }
+        let rest_len: usize = self.small()?;
+        let mut lo = prev[..shared].to_vec();
+        lo.extend_from_slice(self.take(rest_len)?);
+        let blob_count: usize = self.small()?;
+        // Each blob takes at least 3 bytes: a damaged count cannot over-allocate.
+        if blob_count > (self.bytes.len() - self.pos) / 3 {
+            return Err(CheckpointError::Damaged(
+                self.pos as u64,
+                "checkpoint count exceeds its body".into(),
+            ));
+        }
+        let blobs = (0..blob_count).map(|_| self.loc()).collect::<Result<_, _>>()?;
+        Ok(LeafEntry {
+            id,
+            lo: IVec::from(lo),
+            loc,
+            blobs,
+        })
+    }
+
+    /// A leaf entry of format version 1: every field fixed-width.
+    fn leaf_v1(&mut self) -> Result<LeafEntry, CheckpointError> {
+        let (id, segment, offset) = (self.u64()?, self.u64()?, self.u64()?);
+        let len = self.u32()?;
+        let lo = self.bytes()?;
+        let blob_count = self.count(20)?;
+        let mut blobs = Vec::with_capacity(blob_count);
+        for _ in 0..blob_count {
+            blobs.push(Loc {
+                segment: self.u64()?,
+                offset: self.u64()?,
+                len: self.u32()?,
+            });
+        }
+        Ok(LeafEntry {
+            id,
+            lo,
+            loc: Loc { segment, offset, len },
+            blobs,
+        })
     }
 
     /// A count of items at least `min` bytes each, checked against what is left.
@@ -330,6 +415,108 @@ mod tests {
         assert_eq!(Checkpoint::decode(&c.encode()), Ok(c));
         let empty = Checkpoint::default();
         assert_eq!(Checkpoint::decode(&empty.encode()), Ok(empty));
+    }
+
+    /// The whole file in format version 1, as earlier builds wrote it.
+    fn encode_v1(c: &Checkpoint) -> Vec<u8> {
+        let mut body = Vec::new();
+        for v in [c.log_seq, c.start_lsn] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body.extend_from_slice(&c.next_tree.to_le_bytes());
+        for v in [c.ids_reserved, c.next_leaf, c.next_segment, c.written_ms] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        put_count(&mut body, c.trees.len());
+        for tree in &c.trees {
+            body.extend_from_slice(&tree.id.to_le_bytes());
+            put_bytes(&mut body, &tree.name);
+            put_count(&mut body, tree.leaves.len());
+            for leaf in &tree.leaves {
+                for v in [leaf.id, leaf.loc.segment, leaf.loc.offset] {
+                    body.extend_from_slice(&v.to_le_bytes());
+                }
+                body.extend_from_slice(&leaf.loc.len.to_le_bytes());
+                put_bytes(&mut body, &leaf.lo);
+                put_count(&mut body, leaf.blobs.len());
+                for blob in &leaf.blobs {
+                    body.extend_from_slice(&blob.segment.to_le_bytes());
+                    body.extend_from_slice(&blob.offset.to_le_bytes());
+                    body.extend_from_slice(&blob.len.to_le_bytes());
+                }
+            }
+        }
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&[0u8; 4]);
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(&body);
+        let crc = crc32fast::hash(&out[12..]);
+        out[8..12].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn version_1_files_still_decode() {
+        let c = sample();
+        assert_eq!(Checkpoint::decode(&encode_v1(&c)), Ok(c));
+    }
+
+    #[test]
+    fn a_table_entry_takes_under_25_bytes() {
+        // 10,000 leaves of a tree of 16-byte big-endian keys, 2 KiB pages.
+        let leaves: Vec<LeafEntry> = (0..10_000u64)
+            .map(|i| LeafEntry {
+                id: 50_000 + i * 7 % 10_000,
+                lo: if i == 0 {
+                    IVec::default()
+                } else {
+                    let mut lo = (i * 100).to_be_bytes().to_vec();
+                    lo.extend_from_slice(&(i * 0x9E37_79B9).to_be_bytes());
+                    IVec::from(lo)
+                },
+                loc: Loc {
+                    segment: 200 + i / 3000,
+                    offset: i % 3000 * 2048,
+                    len: 2000 + u32::try_from(i % 40).unwrap(),
+                },
+                blobs: Vec::new(),
+            })
+            .collect();
+        let c = Checkpoint {
+            trees: vec![TreeEntry {
+                id: 0,
+                name: IVec::from(&b"__skiff__default"[..]),
+                leaves,
+            }],
+            ..Checkpoint::default()
+        };
+        let bytes = c.encode();
+        assert!(bytes.len() < 25 * 10_000, "{} bytes", bytes.len());
+        assert!(bytes.len() * 2 < encode_v1(&c).len());
+        assert_eq!(Checkpoint::decode(&bytes), Ok(c));
+    }
+
+    #[test]
+    fn a_low_key_sharing_more_than_its_predecessor_is_damage() {
+        let mut c = sample();
+        c.trees.truncate(1);
+        c.trees[0].leaves.truncate(2);
+        let mut bytes = c.encode();
+        // The second leaf's `shared` is the byte before its rest_len (1) and
+        // rest "m": the three bytes before the blob count (5 % 3 = 2 blobs).
+        let m = bytes.iter().rposition(|&b| b == b'm').unwrap();
+        assert_eq!(bytes[m - 2..m], [0, 1]);
+        bytes[m - 2] = 1; // the first leaf's lo is empty: nothing to share
+        let crc = crc32fast::hash(&bytes[12..]);
+        bytes[8..12].copy_from_slice(&crc.to_le_bytes());
+        match Checkpoint::decode(&bytes) {
+            Err(CheckpointError::Damaged(at, what)) => {
+                assert_eq!(at, (m - 2) as u64, "the offset in the file");
+                assert!(what.contains("shares more"), "{what}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod subscriber;
 mod sync;
 pub mod transaction;
 mod tree;
+mod varint;
 mod versions;
 
 pub use batch::Batch;

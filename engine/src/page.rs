@@ -18,9 +18,8 @@
 //!          varint(1), segment u64, offset u64, len u32   (a blob: see `blob`)
 //! ```
 //!
-//! Byte strings (`lo`, `hi`, keys) are a varint length and the bytes; a
-//! varint is LEB128 (7 bits a byte, low first, high bit = more follows), at
-//! most 10 bytes. Lengths take one or two bytes for typical entries, which is
+//! Byte strings (`lo`, `hi`, keys) are a varint length and the bytes (see
+//! `varint`). Lengths take one or two bytes for typical entries, which is
 //! most of a page's overhead over the data itself. Keys of one leaf often
 //! share a long prefix (big-endian ids, the typed layer's collection and
 //! index prefixes), which is stored once: it saves several bytes an entry.
@@ -37,6 +36,7 @@ use crate::checkpoint::Loc;
 use crate::ivec::PackedBuf;
 use crate::record::TreeId;
 use crate::sync::Arc;
+use crate::varint;
 use crate::IVec;
 
 /// Bytes before the body.
@@ -90,16 +90,8 @@ fn bad<T>(what: impl Into<String>) -> Result<T, PageError> {
     Err(PageError(what.into()))
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        buf.push((n & 0x7F) as u8 | 0x80);
-        n >>= 7;
-    }
-    buf.push(u8::try_from(n).unwrap_or(0x7F));
-}
-
 fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    put_varint(buf, bytes.len() as u64);
+    varint::put(buf, bytes.len() as u64);
     buf.extend_from_slice(bytes);
 }
 
@@ -151,11 +143,11 @@ pub(crate) fn encode(
         put_bytes(&mut body, &k[prefix..]);
         match v {
             Stored::Inline(v) => {
-                put_varint(&mut body, 2 * v.len() as u64);
+                varint::put(&mut body, 2 * v.len() as u64);
                 body.extend_from_slice(v);
             }
             Stored::Blob(loc) => {
-                put_varint(&mut body, 1);
+                varint::put(&mut body, 1);
                 body.extend_from_slice(&loc.segment.to_le_bytes());
                 body.extend_from_slice(&loc.offset.to_le_bytes());
                 body.extend_from_slice(&loc.len.to_le_bytes());
@@ -255,15 +247,10 @@ impl Reader<'_> {
     }
 
     fn varint(&mut self) -> Result<u64, PageError> {
-        let mut n = 0u64;
-        for i in 0..10 {
-            let b = self.u8()?;
-            n |= u64::from(b & 0x7F) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        bad("overlong varint in page")
+        varint::get(self.buf, &mut self.pos).or_else(|e| match e {
+            varint::VarintError::CutShort => bad("page body cut short"),
+            varint::VarintError::Overlong => bad("overlong varint in page"),
+        })
     }
 
     fn bytes(&mut self) -> Result<Span, PageError> {
@@ -522,11 +509,11 @@ mod tests {
             put_bytes(&mut body, k);
             match v {
                 Stored::Inline(v) => {
-                    put_varint(&mut body, 2 * v.len() as u64);
+                    varint::put(&mut body, 2 * v.len() as u64);
                     body.extend_from_slice(v);
                 }
                 Stored::Blob(loc) => {
-                    put_varint(&mut body, 1);
+                    varint::put(&mut body, 1);
                     body.extend_from_slice(&loc.segment.to_le_bytes());
                     body.extend_from_slice(&loc.offset.to_le_bytes());
                     body.extend_from_slice(&loc.len.to_le_bytes());
