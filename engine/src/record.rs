@@ -14,18 +14,24 @@
 //!   24+n     p  zero padding so that frame_len is a multiple of 8
 //!
 //! op := tag u8, then by tag
-//!   1 insert       tree u32, key_len u32, key, value_len u32, value
-//!   2 remove       tree u32, key_len u32, key
+//!   7 insert       tree, key_len, key, value_len, value     (varint numbers)
+//!   8 remove       tree, key_len, key                       (varint numbers)
 //!   3 create tree  tree u32, name_len u32, name
 //!   4 drop tree    tree u32
 //!   5 clear tree   tree u32
 //!   6 reserve ids  upto u64 (ids below `upto` may have been handed out)
+//!   1 insert       tree u32, key_len u32, key, value_len u32, value
+//!   2 remove       tree u32, key_len u32, key
 //! ```
 //!
-//! All integers are little-endian with explicit widths. `durable_lsn` lets
+//! Inserts and removes, nearly every op, number their tree and lengths with
+//! varints (see `varint`): 3 bytes of overhead for a small entry instead of
+//! 12. Tags 1 and 2 are their fixed-width forms of format version 1, still
+//! read. Other integers are little-endian with explicit widths. `durable_lsn` lets
 //! recovery tell a torn tail (damage after the last sync, which is trimmed) from
 //! damage to data that had been synced (which is `Error::Corruption`).
 
+use crate::varint;
 use crate::IVec;
 
 /// Bytes before the payload.
@@ -37,6 +43,8 @@ const TAG_CREATE_TREE: u8 = 3;
 const TAG_DROP_TREE: u8 = 4;
 const TAG_CLEAR_TREE: u8 = 5;
 const TAG_RESERVE_IDS: u8 = 6;
+const TAG_PUT: u8 = 7;
+const TAG_DEL: u8 = 8;
 
 /// Identifies a tree inside the log; assigned when the tree is created and never
 /// reused.
@@ -100,9 +108,10 @@ impl Op {
 
 /// The encoded size of one op.
 pub(crate) fn op_len(op: &OpRef<'_>) -> usize {
+    let bytes = |b: &[u8]| varint::len(b.len() as u64) + b.len();
     1 + match op {
-        OpRef::Insert { key, value, .. } => 4 + 4 + key.len() + 4 + value.len(),
-        OpRef::Remove { key, .. } => 4 + 4 + key.len(),
+        OpRef::Insert { tree, key, value } => varint::len(u64::from(*tree)) + bytes(key) + bytes(value),
+        OpRef::Remove { tree, key } => varint::len(u64::from(*tree)) + bytes(key),
         OpRef::CreateTree { name, .. } => 4 + 4 + name.len(),
         OpRef::DropTree { .. } | OpRef::ClearTree { .. } => 4,
         OpRef::ReserveIds { .. } => 8,
@@ -125,15 +134,15 @@ pub(crate) fn encode<'a>(
         count += 1;
         match op {
             OpRef::Insert { tree, key, value } => {
-                buf.push(TAG_INSERT);
-                buf.extend_from_slice(&tree.to_le_bytes());
-                put_bytes(buf, key);
-                put_bytes(buf, value);
+                buf.push(TAG_PUT);
+                varint::put(buf, u64::from(tree));
+                put_short(buf, key);
+                put_short(buf, value);
             }
             OpRef::Remove { tree, key } => {
-                buf.push(TAG_REMOVE);
-                buf.extend_from_slice(&tree.to_le_bytes());
-                put_bytes(buf, key);
+                buf.push(TAG_DEL);
+                varint::put(buf, u64::from(tree));
+                put_short(buf, key);
             }
             OpRef::CreateTree { tree, name } => {
                 buf.push(TAG_CREATE_TREE);
@@ -168,6 +177,12 @@ pub(crate) fn encode<'a>(
     frame[16..24].copy_from_slice(&durable_lsn.to_le_bytes());
     let crc = crc32fast::hash(&frame[4..]);
     frame[0..4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A varint length, then the bytes.
+fn put_short(buf: &mut Vec<u8>, bytes: &[u8]) {
+    varint::put(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
 }
 
 fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
@@ -233,13 +248,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Record, usize), DecodeError> {
         bytes: &frame[HEADER_LEN..HEADER_LEN + payload_len],
     };
     let count = r.u32()?;
-    // Every op takes at least 5 bytes, which bounds the allocation below.
-    if usize::try_from(count).map_err(|_| DecodeError::Malformed("op count"))? > r.bytes.len() / 5 {
+    // Every op takes at least 3 bytes, which bounds the allocation below.
+    if usize::try_from(count).map_err(|_| DecodeError::Malformed("op count"))? > r.bytes.len() / 3 {
         return Err(DecodeError::Malformed("op count exceeds payload"));
     }
     let mut ops = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let op = match r.u8()? {
+            TAG_PUT => Op::Insert {
+                tree: r.tree()?,
+                key: r.short()?,
+                value: r.short()?,
+            },
+            TAG_DEL => Op::Remove {
+                tree: r.tree()?,
+                key: r.short()?,
+            },
             TAG_INSERT => Op::Insert {
                 tree: r.u32()?,
                 key: r.bytes()?,
@@ -362,6 +386,23 @@ impl Reader<'_> {
         let len = usize::try_from(self.u32()?).map_err(|_| DecodeError::Malformed("length"))?;
         Ok(IVec::from(self.take(len)?))
     }
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut pos = 0;
+        let n = varint::get(self.bytes, &mut pos).map_err(|e| match e {
+            varint::VarintError::CutShort => DecodeError::Malformed("op runs past the payload"),
+            varint::VarintError::Overlong => DecodeError::Malformed("overlong varint"),
+        })?;
+        self.bytes = &self.bytes[pos..];
+        Ok(n)
+    }
+    fn tree(&mut self) -> Result<TreeId, DecodeError> {
+        TreeId::try_from(self.varint()?).map_err(|_| DecodeError::Malformed("tree id"))
+    }
+    /// A varint length, then the bytes.
+    fn short(&mut self) -> Result<IVec, DecodeError> {
+        let len = usize::try_from(self.varint()?).map_err(|_| DecodeError::Malformed("length"))?;
+        Ok(IVec::from(self.take(len)?))
+    }
 }
 
 #[cfg(test)]
@@ -423,6 +464,70 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// A frame around `payload`, as `encode` makes one.
+    fn frame(lsn: u64, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; HEADER_LEN];
+        buf.extend_from_slice(payload);
+        buf.resize((HEADER_LEN + payload.len()).next_multiple_of(8), 0);
+        buf[4..8].copy_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
+        buf[8..16].copy_from_slice(&lsn.to_le_bytes());
+        buf[16..24].copy_from_slice(&(lsn - 1).to_le_bytes());
+        let crc = crc32fast::hash(&buf[4..]);
+        buf[0..4].copy_from_slice(&crc.to_le_bytes());
+        buf
+    }
+
+    #[test]
+    fn fixed_width_inserts_and_removes_of_version_1_still_decode() {
+        let mut payload = 2u32.to_le_bytes().to_vec();
+        payload.push(TAG_INSERT);
+        payload.extend_from_slice(&300u32.to_le_bytes());
+        put_bytes(&mut payload, b"key");
+        put_bytes(&mut payload, b"value");
+        payload.push(TAG_REMOVE);
+        payload.extend_from_slice(&0u32.to_le_bytes());
+        put_bytes(&mut payload, b"gone");
+        let (rec, len) = decode(&frame(9, &payload)).unwrap();
+        assert_eq!(len, (HEADER_LEN + payload.len()).next_multiple_of(8));
+        assert_eq!(
+            rec.ops,
+            vec![
+                Op::Insert {
+                    tree: 300,
+                    key: IVec::from(b"key"),
+                    value: IVec::from(b"value"),
+                },
+                Op::Remove {
+                    tree: 0,
+                    key: IVec::from(b"gone"),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_small_insert_costs_three_bytes_beside_its_key_and_value() {
+        let op = OpRef::Insert {
+            tree: 5,
+            key: &[1; 16],
+            value: &[2; 100],
+        };
+        assert_eq!(op_len(&op), 1 + 1 + 1 + 16 + 1 + 100);
+        // Lengths past one varint byte, and a tree id past four.
+        let big = OpRef::Insert {
+            tree: u32::MAX,
+            key: &[1; 200],
+            value: &[2; 20_000],
+        };
+        assert_eq!(op_len(&big), 1 + 5 + 2 + 200 + 3 + 20_000);
+        let mut buf = Vec::new();
+        encode(&mut buf, 3, 2, [big]);
+        let (rec, _) = decode(&buf).unwrap();
+        assert!(
+            matches!(&rec.ops[..], [Op::Insert { tree: u32::MAX, key, value }] if key.len() == 200 && value.len() == 20_000)
+        );
     }
 
     #[test]

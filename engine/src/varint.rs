@@ -1,4 +1,5 @@
-//! LEB128 varints, the length and number encoding of pages and checkpoints:
+//! LEB128 varints, the length and number encoding of log ops, pages and
+//! checkpoints:
 //! 7 bits a byte, low bits first, the high bit set on every byte but the
 //! last; at most 10 bytes for a `u64`. Small numbers (lengths, segment
 //! numbers) take one or two bytes instead of four or eight.
@@ -10,6 +11,11 @@ pub(crate) fn put(buf: &mut Vec<u8>, mut n: u64) {
         n >>= 7;
     }
     buf.push(u8::try_from(n).unwrap_or(0x7F));
+}
+
+/// How many bytes `put` takes for `n`.
+pub(crate) fn len(n: u64) -> usize {
+    (64 - (n | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Why bytes are not a varint.
@@ -54,6 +60,7 @@ mod tests {
             let mut pos = 1;
             assert_eq!(get(&buf, &mut pos), Ok(n));
             assert_eq!(pos, buf.len(), "{n}");
+            assert_eq!(len(n), buf.len() - 1, "{n}");
             for cut in 1..buf.len() {
                 let mut pos = 1;
                 assert_eq!(get(&buf[..cut], &mut pos), Err(VarintError::CutShort));
