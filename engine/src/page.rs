@@ -95,6 +95,21 @@ fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+fn put_value(body: &mut Vec<u8>, v: &Stored) {
+    match v {
+        Stored::Inline(v) => {
+            varint::put(body, 2 * v.len() as u64);
+            body.extend_from_slice(v);
+        }
+        Stored::Blob(loc) => {
+            varint::put(body, 1);
+            body.extend_from_slice(&loc.segment.to_le_bytes());
+            body.extend_from_slice(&loc.offset.to_le_bytes());
+            body.extend_from_slice(&loc.len.to_le_bytes());
+        }
+    }
+}
+
 /// Encodes one leaf; `level` is the zstd level, or `None` for no compression.
 /// A body that does not shrink is stored raw.
 pub(crate) fn encode(
@@ -141,18 +156,7 @@ pub(crate) fn encode(
     body.extend_from_slice(&count.to_le_bytes());
     for (k, v) in entries {
         put_bytes(&mut body, &k[prefix..]);
-        match v {
-            Stored::Inline(v) => {
-                varint::put(&mut body, 2 * v.len() as u64);
-                body.extend_from_slice(v);
-            }
-            Stored::Blob(loc) => {
-                varint::put(&mut body, 1);
-                body.extend_from_slice(&loc.segment.to_le_bytes());
-                body.extend_from_slice(&loc.offset.to_le_bytes());
-                body.extend_from_slice(&loc.len.to_le_bytes());
-            }
-        }
+        put_value(&mut body, v);
     }
     let raw_len = body.len();
     let body = match level.map(|l| zstd::bulk::compress(&body, l)) {
@@ -507,18 +511,7 @@ mod tests {
         body.extend_from_slice(&u32::try_from(img.entries.len()).unwrap().to_le_bytes());
         for (k, v) in &img.entries {
             put_bytes(&mut body, k);
-            match v {
-                Stored::Inline(v) => {
-                    varint::put(&mut body, 2 * v.len() as u64);
-                    body.extend_from_slice(v);
-                }
-                Stored::Blob(loc) => {
-                    varint::put(&mut body, 1);
-                    body.extend_from_slice(&loc.segment.to_le_bytes());
-                    body.extend_from_slice(&loc.offset.to_le_bytes());
-                    body.extend_from_slice(&loc.len.to_le_bytes());
-                }
-            }
+            put_value(&mut body, v);
         }
         let mut out = vec![0u8; 4];
         out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
