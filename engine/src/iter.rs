@@ -82,14 +82,15 @@ impl<'a> Source<'a> {
 const FIRST_BATCH: usize = 16;
 const MAX_BATCH: usize = 1024;
 
-/// Buffers up to a batch of `state`'s current entries after `front`.
+/// Buffers up to a batch of `state`'s current entries after `front`; true if
+/// that used up the leaf (every entry after `front`, all before `back`).
 fn copy_front(
     state: &LeafState,
     front: &Bound<IVec>,
     back: &Bound<IVec>,
     batch: usize,
     buf: &mut VecDeque<(IVec, IVec)>,
-) {
+) -> bool {
     let from = match front {
         // Continuing into the next leaf: no search needed.
         Bound::Included(k) if *k <= state.lo => 0,
@@ -100,32 +101,37 @@ fn copy_front(
     let end = state.entries.len().min(from + batch);
     for (k, v) in &state.entries[from..end] {
         if !below(k, back) {
-            break;
+            return false;
         }
         buf.push_back((k.clone(), v.clone()));
     }
+    end == state.entries.len()
 }
 
-/// Buffers up to a batch of `state`'s current entries before `back`.
+/// Buffers up to a batch of `state`'s current entries before `back`; true if
+/// that used up the leaf (every entry before `back`, all after `front`).
 fn copy_back(
     state: &LeafState,
     front: &Bound<IVec>,
     back: &Bound<IVec>,
     batch: usize,
     buf: &mut VecDeque<(IVec, IVec)>,
-) {
+) -> bool {
     let to = match back {
         Bound::Included(k) => state.search(k).map_or_else(|i| i, |i| i + 1),
+        // Continuing into the leaf before: no search needed.
+        Bound::Excluded(k) if state.hi.as_ref().is_some_and(|hi| hi <= k) => state.entries.len(),
         Bound::Excluded(k) => state.search(k).unwrap_or_else(|i| i),
         Bound::Unbounded => state.entries.len(),
     };
     let start = to.saturating_sub(batch);
     for (k, v) in state.entries[start..to].iter().rev() {
         if !above(k, front) {
-            break;
+            return false;
         }
         buf.push_front((k.clone(), v.clone()));
     }
+    start == 0
 }
 
 impl Iter {
@@ -196,9 +202,10 @@ impl Iter {
                 continue;
             }
             // At a snapshot, a leaf without versions reads like a live one.
-            if let Some(point) = self.point.as_ref().filter(|_| state.has_versions()) {
+            let used_up = if let Some(point) = self.point.as_ref().filter(|_| state.has_versions()) {
                 self.front_buf
                     .extend(state.visible_at(&self.front, &self.back, point.at));
+                false
             } else {
                 copy_front(
                     &state,
@@ -206,10 +213,15 @@ impl Iter {
                     &self.back,
                     self.front_batch,
                     &mut self.front_buf,
-                );
-            }
+                )
+            };
             if let Some((last, _)) = self.front_buf.back() {
-                self.front = Bound::Excluded(last.clone());
+                self.front = match &state.hi {
+                    // The next refill starts at the next leaf instead of
+                    // finding this one again and searching it for nothing.
+                    Some(hi) if used_up && below(hi, &self.back) => Bound::Included(hi.clone()),
+                    _ => Bound::Excluded(last.clone()),
+                };
                 self.front_batch = (self.front_batch * 2).min(MAX_BATCH);
                 return Ok(true);
             }
@@ -255,7 +267,7 @@ impl Iter {
             }
             let before = self.back_buf.len();
             // At a snapshot, a leaf without versions reads like a live one.
-            if let Some(point) = self.point.as_ref().filter(|_| state.has_versions()) {
+            let used_up = if let Some(point) = self.point.as_ref().filter(|_| state.has_versions()) {
                 for kv in state
                     .visible_at(&self.front, &self.back, point.at)
                     .into_iter()
@@ -263,6 +275,7 @@ impl Iter {
                 {
                     self.back_buf.push_front(kv);
                 }
+                false
             } else {
                 copy_back(
                     &state,
@@ -270,10 +283,15 @@ impl Iter {
                     &self.back,
                     self.back_batch,
                     &mut self.back_buf,
-                );
-            }
+                )
+            };
             if self.back_buf.len() > before {
-                self.back = Bound::Excluded(self.back_buf[0].0.clone());
+                // As in `refill_front`: a used-up leaf is not searched again.
+                self.back = if used_up && !state.lo.is_empty() && above(&state.lo, &self.front) {
+                    Bound::Excluded(state.lo.clone())
+                } else {
+                    Bound::Excluded(self.back_buf[0].0.clone())
+                };
                 self.back_batch = (self.back_batch * 2).min(MAX_BATCH);
                 return Ok(true);
             }
