@@ -310,6 +310,12 @@ impl Reader<'_> {
             ));
         }
         let rest_len: usize = self.small()?;
+        if shared.saturating_add(rest_len) > crate::MAX_KEY_LEN {
+            return Err(CheckpointError::Damaged(
+                at as u64,
+                "checkpoint low key longer than any key".into(),
+            ));
+        }
         let mut lo = prev[..shared].to_vec();
         lo.extend_from_slice(self.take(rest_len)?);
         let blob_count: usize = self.small()?;
@@ -515,6 +521,16 @@ mod tests {
                 assert_eq!(at, (m - 2) as u64, "the offset in the file");
                 assert!(what.contains("shares more"), "{what}");
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_low_key_longer_than_any_key_is_damage() {
+        let mut c = sample();
+        c.trees[0].leaves[1].lo = IVec::from(vec![b'm'; crate::MAX_KEY_LEN + 1]);
+        match Checkpoint::decode(&c.encode()) {
+            Err(CheckpointError::Damaged(_, what)) => assert!(what.contains("longer than any key"), "{what}"),
             other => panic!("{other:?}"),
         }
     }

@@ -311,6 +311,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Image, PageError> {
     if count > (body.len() - r.pos) / 2 {
         return bad("page entry count exceeds its body");
     }
+    // Keys made whole must fit a page too: a damaged prefix length that
+    // passed the crc must not exhaust memory either.
+    if count.saturating_mul(prefix.1) > MAX_RAW_LEN {
+        return bad("page keys would be implausibly long with their prefix");
+    }
     let head = r.pos;
     let mut parsed = Vec::with_capacity(count);
     for _ in 0..count {
@@ -523,6 +528,33 @@ mod tests {
         let crc = crc32fast::hash(&out[4..]);
         out[0..4].copy_from_slice(&crc.to_le_bytes());
         out
+    }
+
+    #[test]
+    fn a_prefix_too_long_for_its_entries_is_refused() {
+        // Hand-made body: lo "", no hi, a 1 MiB prefix, 300 one-byte keys.
+        let mut body = vec![0, 0];
+        varint::put(&mut body, 1 << 20);
+        body.extend(std::iter::repeat_n(b'p', 1 << 20));
+        body.extend_from_slice(&300u32.to_le_bytes());
+        for i in 0..300u32 {
+            put_bytes(
+                &mut body,
+                &[u8::try_from(i % 256).unwrap(), u8::try_from(i / 256).unwrap()],
+            );
+            put_value(&mut body, &Stored::Inline(IVec::default()));
+        }
+        let mut page = vec![0u8; 4];
+        page.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+        page.extend_from_slice(&1u64.to_le_bytes());
+        page.extend_from_slice(&0u32.to_le_bytes());
+        page.extend_from_slice(&[FLAG_PREFIX, 0, 0, 0]);
+        page.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+        page.extend_from_slice(&body);
+        let crc = crc32fast::hash(&page[4..]);
+        page[0..4].copy_from_slice(&crc.to_le_bytes());
+        let err = decode(&page).unwrap_err();
+        assert!(err.0.contains("implausibly long"), "{err}");
     }
 
     #[test]
