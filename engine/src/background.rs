@@ -6,6 +6,16 @@ use std::time::Duration;
 use crate::sync::{lock, Arc, Condvar, Mutex};
 use crate::{Error, Result};
 
+/// Lets a tick ask whether its thread is being stopped, so that a long one
+/// (a checkpoint pass run back to back) can end early.
+pub(crate) struct Stopping<'a>(&'a Mutex<bool>);
+
+impl Stopping<'_> {
+    pub(crate) fn requested(&self) -> bool {
+        *lock(self.0)
+    }
+}
+
 /// A thread running `tick` every period until dropped.
 pub(crate) struct Periodic {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -19,7 +29,7 @@ impl Periodic {
     pub(crate) fn start(
         name: &str,
         every: Duration,
-        mut tick: impl FnMut() + Send + 'static,
+        mut tick: impl FnMut(&Stopping<'_>) + Send + 'static,
     ) -> Result<Periodic> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = stop.clone();
@@ -34,7 +44,7 @@ impl Periodic {
                         break;
                     }
                     drop(guard);
-                    tick();
+                    tick(&Stopping(stopped));
                     guard = lock(stopped);
                 }
             })
@@ -65,7 +75,7 @@ mod tests {
     fn ticks_until_dropped() {
         let n = Arc::new(AtomicUsize::new(0));
         let counter = n.clone();
-        let p = Periodic::start("test-periodic", Duration::from_millis(1), move || {
+        let p = Periodic::start("test-periodic", Duration::from_millis(1), move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         })
         .unwrap();
@@ -76,5 +86,29 @@ mod tests {
         let after = n.load(Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(10));
         assert_eq!(n.load(Ordering::Relaxed), after, "no tick after drop");
+    }
+
+    #[test]
+    fn a_long_tick_sees_the_stop_request() {
+        let saw = Arc::new(AtomicUsize::new(0));
+        let seen = saw.clone();
+        let p = Periodic::start("test-periodic", Duration::from_millis(1), move |stopping| {
+            // Far longer than the test waits, unless the request comes through.
+            for _ in 0..10_000 {
+                if stopping.requested() {
+                    seen.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        drop(p);
+        assert_eq!(
+            saw.load(Ordering::Relaxed),
+            1,
+            "the running tick saw the stop request"
+        );
     }
 }

@@ -452,7 +452,7 @@ pub(crate) fn remove_files_before(storage: &dyn Storage, dir: &Path, seq: u64) -
 
 /// The background flusher: fsyncs the log every `every` until dropped.
 pub(crate) fn start_flusher(log: Arc<Log>, every: Duration) -> Result<Periodic> {
-    Periodic::start("skiff-flusher", every, move || {
+    Periodic::start("skiff-flusher", every, move |_| {
         // An error poisons the log; writers will report it.
         let _ = log.flush();
     })

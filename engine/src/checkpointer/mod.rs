@@ -515,12 +515,13 @@ pub(crate) fn start(checkpoints: Arc<Checkpoints>, every: Duration) -> Result<Pe
     // Writes grow resident leaves without the cache counting them: a pass
     // recounts after every eighth of the capacity written to the log.
     let mut evicted_at = 0;
-    Periodic::start("skiff-checkpointer", POLL, move || {
+    Periodic::start("skiff-checkpointer", POLL, move |stopping| {
         let limit = checkpoints.backlog_limit();
         checkpoints.log.backlog.limit.store(limit, Ordering::Release);
         // Back to back while due: writers may be waiting for them. A
-        // failure poisons the engine; writers report it.
-        while checkpoints.due(every) {
+        // failure poisons the engine; writers report it. A closing database
+        // stops between runs (its closing checkpoint, if any, finishes).
+        while !stopping.requested() && checkpoints.due(every) {
             if checkpoints.run().is_err() {
                 break;
             }
