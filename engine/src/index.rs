@@ -231,21 +231,29 @@ impl Index {
     /// lock held, after its `hi` was lowered to `low`.
     pub(crate) fn insert_leaf(&self, _s: &StructureGuard<'_>, low: IVec, leaf: Arc<Leaf>) {
         fn insert(node: &Inner, low: &IVec, leaf: &Arc<Leaf>) -> Inner {
-            let mut copy = node.clone();
             let i = node.child_for(low);
-            match &node.children[i] {
-                Node::Leaf(_) => {
-                    copy.lows.insert(i + 1, low.clone());
-                    copy.children.insert(i + 1, Node::Leaf(leaf.clone()));
-                }
-                Node::Inner(child) => {
-                    let replaced = insert(child, low, leaf).into_pairs();
-                    let (lows, children): (Vec<_>, Vec<_>) = replaced.into_iter().unzip();
-                    copy.lows.splice(i..=i, lows);
-                    copy.children.splice(i..=i, children);
-                }
-            }
-            copy.sealed()
+            // Child `i` gives way to one or two children, built straight into
+            // vectors of the final size (a clone, then an insert, would copy
+            // each node twice); the fingerprints are made afresh by `new`.
+            let (new_lows, new_children): (Vec<_>, Vec<_>) = match &node.children[i] {
+                Node::Leaf(old) => [
+                    (node.lows[i].clone(), Node::Leaf(old.clone())),
+                    (low.clone(), Node::Leaf(leaf.clone())),
+                ]
+                .into_iter()
+                .unzip(),
+                Node::Inner(child) => insert(child, low, leaf).into_pairs().into_iter().unzip(),
+            };
+            let len = node.children.len() - 1 + new_children.len();
+            let mut lows = Vec::with_capacity(len);
+            lows.extend_from_slice(&node.lows[..i]);
+            lows.extend(new_lows);
+            lows.extend_from_slice(&node.lows[i + 1..]);
+            let mut children = Vec::with_capacity(len);
+            children.extend_from_slice(&node.children[..i]);
+            children.extend(new_children);
+            children.extend_from_slice(&node.children[i + 1..]);
+            Inner::new(lows, children)
         }
         let guard = epoch::pin();
         let new = insert(self.root(&guard), &low, &leaf);
