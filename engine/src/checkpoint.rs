@@ -148,11 +148,7 @@ impl Checkpoint {
             for leaf in &tree.leaves {
                 varint::put(&mut body, leaf.id);
                 put_loc(&mut body, &leaf.loc);
-                let shared = prev
-                    .iter()
-                    .zip(leaf.lo.iter())
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let shared = crate::fingerprint::shared_len(prev, &leaf.lo);
                 varint::put(&mut body, shared as u64);
                 varint::put(&mut body, (leaf.lo.len() - shared) as u64);
                 body.extend_from_slice(&leaf.lo[shared..]);

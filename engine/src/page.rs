@@ -33,6 +33,7 @@
 use std::fmt;
 
 use crate::checkpoint::Loc;
+use crate::fingerprint::shared_len;
 use crate::ivec::PackedBuf;
 use crate::record::TreeId;
 use crate::sync::Arc;
@@ -142,9 +143,7 @@ pub(crate) fn encode(
     // Keys are sorted: the first and last share what all of them share. A
     // lone key would only pay for the prefix's length.
     let prefix = match (entries.first(), entries.last()) {
-        (Some((first, _)), Some((last, _))) if entries.len() > 1 => {
-            first.iter().zip(last.iter()).take_while(|(a, b)| a == b).count()
-        }
+        (Some((first, _)), Some((last, _))) if entries.len() > 1 => shared_len(first, last),
         _ => 0,
     };
     let mut flags = 0;
@@ -166,6 +165,12 @@ pub(crate) fn encode(
         }
         _ => body,
     };
+    frame(leaf, tree, flags, raw_len, &body)
+}
+
+/// The header, crc included, before a stored `body` of `raw_len` bytes once
+/// decompressed.
+fn frame(leaf: u64, tree: TreeId, flags: u8, raw_len: usize, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&[0u8; 4]);
     out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
@@ -173,7 +178,7 @@ pub(crate) fn encode(
     out.extend_from_slice(&tree.to_le_bytes());
     out.extend_from_slice(&[flags, 0, 0, 0]);
     out.extend_from_slice(&u32::try_from(raw_len).unwrap_or(u32::MAX).to_le_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     let crc = crc32fast::hash(&out[4..]);
     out[0..4].copy_from_slice(&crc.to_le_bytes());
     out
@@ -518,16 +523,7 @@ mod tests {
             put_bytes(&mut body, k);
             put_value(&mut body, v);
         }
-        let mut out = vec![0u8; 4];
-        out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
-        out.extend_from_slice(&img.leaf.to_le_bytes());
-        out.extend_from_slice(&img.tree.to_le_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
-        out.extend_from_slice(&body);
-        let crc = crc32fast::hash(&out[4..]);
-        out[0..4].copy_from_slice(&crc.to_le_bytes());
-        out
+        frame(img.leaf, img.tree, 0, body.len(), &body)
     }
 
     #[test]
@@ -544,15 +540,7 @@ mod tests {
             );
             put_value(&mut body, &Stored::Inline(IVec::default()));
         }
-        let mut page = vec![0u8; 4];
-        page.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
-        page.extend_from_slice(&1u64.to_le_bytes());
-        page.extend_from_slice(&0u32.to_le_bytes());
-        page.extend_from_slice(&[FLAG_PREFIX, 0, 0, 0]);
-        page.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
-        page.extend_from_slice(&body);
-        let crc = crc32fast::hash(&page[4..]);
-        page[0..4].copy_from_slice(&crc.to_le_bytes());
+        let page = frame(1, 0, FLAG_PREFIX, body.len(), &body);
         let err = decode(&page).unwrap_err();
         assert!(err.0.contains("implausibly long"), "{err}");
     }
