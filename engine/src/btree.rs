@@ -495,15 +495,21 @@ impl TreeCore {
 
     /// Rebalances the leaves `Span::apply` reported, with no lock held.
     pub(crate) fn rebalance_all(&self, resized: Vec<(IVec, usize, bool)>) {
+        let mut big = Vec::new();
         for (lo, bytes, removed) in resized {
-            self.rebalance(&lo, bytes, removed);
+            if bytes > self.leaf_max {
+                big.push(lo);
+            } else {
+                self.rebalance(&lo, bytes, removed);
+            }
         }
+        self.split(&big);
     }
 
     /// Splits or merges the leaf holding `key` if its size calls for it.
-    pub(crate) fn rebalance(&self, key: &[u8], bytes: usize, removed: bool) {
+    pub(crate) fn rebalance(&self, key: &IVec, bytes: usize, removed: bool) {
         if bytes > self.leaf_max {
-            self.split(key);
+            self.split(std::slice::from_ref(key));
         } else if removed && bytes < self.leaf_max / 4 {
             self.merge(key);
         }
@@ -520,30 +526,47 @@ impl TreeCore {
         leaf
     }
 
-    fn split(&self, key: &[u8]) {
-        let s = self.index.lock_structure();
-        let guard = epoch::pin();
-        let leaf = self.index.leaf_for(key, &guard);
-        let mut state = write(&leaf.state);
-        if state.retired || state.bytes <= self.leaf_max || state.entries.len() < 2 {
+    /// Splits the leaves holding `keys` (in key order) that are still too
+    /// big, publishing all the new leaves in one index update.
+    fn split(&self, keys: &[IVec]) {
+        if keys.is_empty() {
             return;
         }
-        let hi = state.hi.clone();
-        let pieces = state.split(self.leaf_max / 2);
-        let lows: Vec<IVec> = pieces.iter().map(|p| p.low.clone()).collect();
-        for (i, piece) in pieces.into_iter().enumerate() {
-            let piece_hi = lows.get(i + 1).cloned().or_else(|| hi.clone());
-            let low = piece.low.clone();
-            let id = self.shared.leaf_ids.fetch_add(1, Ordering::Relaxed);
-            let versioned = piece.versions.is_some();
-            let new = Arc::new(Leaf::from_piece(id, piece, piece_hi));
-            if versioned {
-                self.shared.track(&new);
+        let s = self.index.lock_structure();
+        let guard = epoch::pin();
+        // Every split leaf stays locked until the index shows its pieces, so a
+        // writer that finds its key moved out looks it up in the new index.
+        let mut locked: Vec<LockedLeaf<'_>> = Vec::new();
+        let mut new = Vec::new();
+        for key in keys {
+            let leaf = self.index.leaf_for(key, &guard);
+            // Keys of leaves merged since are found in a leaf already locked.
+            if locked.last().is_some_and(|(l, _)| Arc::ptr_eq(l, leaf)) {
+                continue;
             }
-            // The bytes moved out of a leaf already counted as resident.
-            self.shared.cache.admit(&new, 0);
-            self.index.insert_leaf(&s, low, new);
+            let mut state = write(&leaf.state);
+            if state.retired || state.bytes <= self.leaf_max || state.entries.len() < 2 {
+                continue;
+            }
+            let hi = state.hi.clone();
+            let pieces = state.split(self.leaf_max / 2);
+            let lows: Vec<IVec> = pieces.iter().map(|p| p.low.clone()).collect();
+            for (i, piece) in pieces.into_iter().enumerate() {
+                let piece_hi = lows.get(i + 1).cloned().or_else(|| hi.clone());
+                let low = piece.low.clone();
+                let id = self.shared.leaf_ids.fetch_add(1, Ordering::Relaxed);
+                let versioned = piece.versions.is_some();
+                let leaf = Arc::new(Leaf::from_piece(id, piece, piece_hi));
+                if versioned {
+                    self.shared.track(&leaf);
+                }
+                // The bytes moved out of a leaf already counted as resident.
+                self.shared.cache.admit(&leaf, 0);
+                new.push((low, leaf));
+            }
+            locked.push((leaf, state));
         }
+        self.index.insert_leaves(&s, &new);
     }
 
     fn merge(&self, key: &[u8]) {

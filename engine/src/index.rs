@@ -94,21 +94,25 @@ impl Inner {
         let (lows, children) = pairs.into_iter().unzip();
         Inner::new(lows, children)
     }
+}
 
-    /// Splits an overfull node in two; returns one or two `(low, node)` pairs.
-    fn into_pairs(self) -> Vec<(IVec, Node)> {
-        if self.children.len() <= FANOUT {
-            return vec![(self.lows[0].clone(), Node::Inner(Arc::new(self)))];
-        }
-        let mid = self.children.len() / 2;
-        let pairs: Vec<(IVec, Node)> = self.lows.into_iter().zip(self.children).collect();
-        let mut left = pairs;
-        let right = left.split_off(mid);
-        [Inner::from_pairs(left), Inner::from_pairs(right)]
-            .into_iter()
-            .map(|n| (n.lows[0].clone(), Node::Inner(Arc::new(n))))
-            .collect()
+/// Groups children into parent nodes of at most `FANOUT` children each, as
+/// evenly as possible (a node just over the limit splits in two halves).
+fn parents(lows: Vec<IVec>, children: Vec<Node>) -> (Vec<IVec>, Vec<Node>) {
+    let groups = children.len().div_ceil(FANOUT).max(1);
+    let (mut up_lows, mut up) = (Vec::with_capacity(groups), Vec::with_capacity(groups));
+    let (mut lows, mut children) = (lows.into_iter(), children.into_iter());
+    let total = lows.len();
+    for g in 0..groups {
+        let take = total * (g + 1) / groups - total * g / groups;
+        let node = Inner::new(
+            lows.by_ref().take(take).collect(),
+            children.by_ref().take(take).collect(),
+        );
+        up_lows.push(node.lows[0].clone());
+        up.push(Node::Inner(Arc::new(node)));
     }
+    (up_lows, up)
 }
 
 impl Index {
@@ -229,42 +233,61 @@ impl Index {
     /// Inserts `leaf`, whose range starts at `low`, right after the leaf holding
     /// the keys before `low`. Called with the structure lock held and that leaf's
     /// lock held, after its `hi` was lowered to `low`.
-    pub(crate) fn insert_leaf(&self, _s: &StructureGuard<'_>, low: IVec, leaf: Arc<Leaf>) {
-        fn insert(node: &Inner, low: &IVec, leaf: &Arc<Leaf>) -> Inner {
-            let i = node.child_for(low);
-            // Child `i` gives way to one or two children, built straight into
-            // vectors of the final size (a clone, then an insert, would copy
-            // each node twice); the fingerprints are made afresh by `new`.
-            let (new_lows, new_children): (Vec<_>, Vec<_>) = match &node.children[i] {
-                Node::Leaf(old) => [
-                    (node.lows[i].clone(), Node::Leaf(old.clone())),
-                    (low.clone(), Node::Leaf(leaf.clone())),
-                ]
-                .into_iter()
-                .unzip(),
-                Node::Inner(child) => insert(child, low, leaf).into_pairs().into_iter().unzip(),
-            };
-            let len = node.children.len() - 1 + new_children.len();
-            let mut lows = Vec::with_capacity(len);
-            lows.extend_from_slice(&node.lows[..i]);
-            lows.extend(new_lows);
-            lows.extend_from_slice(&node.lows[i + 1..]);
-            let mut children = Vec::with_capacity(len);
-            children.extend_from_slice(&node.children[..i]);
-            children.extend(new_children);
-            children.extend_from_slice(&node.children[i + 1..]);
-            Inner::new(lows, children)
-        }
-        let guard = epoch::pin();
-        let new = insert(self.root(&guard), &low, &leaf);
-        let pairs = new.into_pairs();
-        let root = if pairs.len() == 1 {
-            match pairs.into_iter().next() {
-                Some((_, Node::Inner(inner))) => Arc::unwrap_or_clone(inner),
-                _ => unreachable!("into_pairs returns inner nodes"),
+    #[cfg(test)]
+    pub(crate) fn insert_leaf(&self, s: &StructureGuard<'_>, low: IVec, leaf: Arc<Leaf>) {
+        self.insert_leaves(s, &[(low, leaf)]);
+    }
+
+    /// Inserts new leaves, sorted by the low key their range starts at, each
+    /// right after the leaf holding the keys before it, and publishes one new
+    /// root. Called with the structure lock held and the split leaves' locks
+    /// held, after their `hi` was lowered.
+    ///
+    /// One call for all the splits of a batch copies each inner node on their
+    /// paths once: the root, which every path shares, is copied once instead
+    /// of once per split.
+    pub(crate) fn insert_leaves(&self, _s: &StructureGuard<'_>, new: &[(IVec, Arc<Leaf>)]) {
+        fn insert(node: &Inner, new: &[(IVec, Arc<Leaf>)]) -> (Vec<IVec>, Vec<Node>) {
+            let len = node.children.len() + new.len();
+            let (mut lows, mut children) = (Vec::with_capacity(len), Vec::with_capacity(len));
+            let mut rest = new;
+            for (i, child) in node.children.iter().enumerate() {
+                let here = match node.lows.get(i + 1) {
+                    Some(next) => rest.partition_point(|(low, _)| low < next),
+                    None => rest.len(),
+                };
+                let (mine, after) = rest.split_at(here);
+                rest = after;
+                match child {
+                    Node::Inner(inner) if !mine.is_empty() => {
+                        let (l, c) = insert(inner, mine);
+                        lows.extend(l);
+                        children.extend(c);
+                    }
+                    _ => {
+                        lows.push(node.lows[i].clone());
+                        children.push(child.clone());
+                        for (low, leaf) in mine {
+                            lows.push(low.clone());
+                            children.push(Node::Leaf(leaf.clone()));
+                        }
+                    }
+                }
             }
-        } else {
-            Inner::from_pairs(pairs)
+            parents(lows, children)
+        }
+        if new.is_empty() {
+            return;
+        }
+        debug_assert!(new.windows(2).all(|w| w[0].0 < w[1].0), "sorted, distinct");
+        let guard = epoch::pin();
+        let (mut lows, mut children) = insert(self.root(&guard), new);
+        while children.len() > 1 {
+            (lows, children) = parents(lows, children);
+        }
+        let root = match children.pop() {
+            Some(Node::Inner(inner)) => Arc::unwrap_or_clone(inner),
+            _ => unreachable!("parents returns inner nodes"),
         };
         self.publish(root, &guard);
     }
@@ -403,6 +426,57 @@ mod tests {
         }
         check(&index, &model);
         assert_eq!(index.depth(), 1);
+    }
+
+    /// Every inner node holds between one and `FANOUT` children, and all
+    /// leaves are at the same depth.
+    fn check_shape(index: &Index) {
+        fn walk(node: &Inner, depth: usize, leaf_depths: &mut Vec<usize>) {
+            assert!(!node.children.is_empty() && node.children.len() <= FANOUT);
+            assert_eq!(node.lows.len(), node.children.len());
+            for child in &node.children {
+                match child {
+                    Node::Leaf(_) => leaf_depths.push(depth),
+                    Node::Inner(inner) => walk(inner, depth + 1, leaf_depths),
+                }
+            }
+        }
+        let guard = epoch::pin();
+        let mut depths = Vec::new();
+        walk(index.root(&guard), 1, &mut depths);
+        assert!(depths.windows(2).all(|w| w[0] == w[1]), "uneven depths");
+    }
+
+    #[test]
+    fn batched_inserts_place_every_leaf_and_keep_nodes_within_fanout() {
+        let index = Index::new(leaf(0, IVec::empty()));
+        let mut model: BTreeMap<IVec, u64> = BTreeMap::new();
+        model.insert(IVec::empty(), 0);
+        let mut n = 1u32;
+        // Batches from one leaf to far more than a node holds, scattered.
+        for size in [1usize, 2, 5, 127, 128, 129, 300, 1000, 3, 20_000, 7] {
+            let mut batch: Vec<(IVec, Arc<Leaf>)> = Vec::new();
+            while batch.len() < size {
+                let low = key(n.wrapping_mul(2_654_435_761) % 100_000_000 + 1);
+                n += 1;
+                if !model.contains_key(&low) && batch.iter().all(|(l, _)| *l != low) {
+                    batch.push((low.clone(), leaf(u64::from(n), low)));
+                }
+            }
+            batch.sort_by(|a, b| a.0.cmp(&b.0));
+            let s = index.lock_structure();
+            index.insert_leaves(&s, &batch);
+            drop(s);
+            model.extend(batch.iter().map(|(low, leaf)| (low.clone(), leaf.id)));
+            check_shape(&index);
+            let guard = epoch::pin();
+            let ids: Vec<u64> = index.leaves(&guard).iter().map(|l| l.id).collect();
+            assert_eq!(ids, model.values().copied().collect::<Vec<_>>());
+            for (low, id) in model.iter().step_by(97) {
+                assert_eq!(index.leaf_for(low, &guard).id, *id);
+            }
+        }
+        assert!(index.depth() >= 3, "depth {}", index.depth());
     }
 
     #[test]
