@@ -115,6 +115,35 @@ fn parents(lows: Vec<IVec>, children: Vec<Node>) -> (Vec<IVec>, Vec<Node>) {
     (up_lows, up)
 }
 
+/// Where a leaf sits in a bottom inner node, kept by an iterator between
+/// refills so that the next one finds that leaf, or the one after it, without
+/// a descent from the root. The node may have been replaced meanwhile; the
+/// `Arc` keeps the old copy readable. Whoever reads the leaf a cursor gives
+/// checks that it is live and covers the key, as after a descent, and
+/// descends when it does not.
+#[derive(Clone)]
+pub(crate) struct LeafCursor {
+    node: Arc<Inner>,
+    at: usize,
+}
+
+impl LeafCursor {
+    pub(crate) fn leaf(&self) -> &Arc<Leaf> {
+        match &self.node.children[self.at] {
+            Node::Leaf(leaf) => leaf,
+            Node::Inner(_) => unreachable!("cursors point into bottom nodes"),
+        }
+    }
+
+    /// The next leaf of the same node, if any.
+    pub(crate) fn next(self) -> Option<LeafCursor> {
+        (self.at + 1 < self.node.children.len()).then(|| LeafCursor {
+            at: self.at + 1,
+            node: self.node,
+        })
+    }
+}
+
 impl Index {
     pub(crate) fn new(first: Arc<Leaf>) -> Index {
         let root = Inner::new(vec![IVec::empty()], vec![Node::Leaf(first)]);
@@ -171,6 +200,28 @@ impl Index {
             match &node.children[node.child_for(key)] {
                 Node::Leaf(leaf) => return leaf,
                 Node::Inner(inner) => node = inner,
+            }
+        }
+    }
+
+    /// `leaf_for`, with a cursor at the leaf unless its node is the root.
+    pub(crate) fn cursor_for<'g>(&self, key: &[u8], guard: &'g Guard) -> (&'g Arc<Leaf>, Option<LeafCursor>) {
+        let mut node = self.root(guard);
+        let mut shared: Option<&'g Arc<Inner>> = None;
+        loop {
+            let at = node.child_for(key);
+            match &node.children[at] {
+                Node::Leaf(leaf) => {
+                    let cursor = shared.map(|node| LeafCursor {
+                        node: node.clone(),
+                        at,
+                    });
+                    return (leaf, cursor);
+                }
+                Node::Inner(inner) => {
+                    shared = Some(inner);
+                    node = inner;
+                }
             }
         }
     }

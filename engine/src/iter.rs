@@ -3,8 +3,9 @@
 //! The iterator keeps two cursors, `front` and `back`. Each refill locks one leaf
 //! for reading, copies the entries strictly between the cursors that the leaf
 //! holds (cheap `IVec` clones), moves its cursor past them and unlocks. Because
-//! every refill looks its leaf up again by key, concurrent splits and merges are
-//! harmless: keys come out strictly increasing from the front and strictly
+//! every refill checks that its leaf is live and covers its key (a leaf found by
+//! descending the index, or the one the last refill remembered, see
+//! `LeafCursor`), concurrent splits and merges are harmless: keys come out strictly increasing from the front and strictly
 //! decreasing from the back, never twice, and the two ends never overlap. Like
 //! sled's, an iterator from a `Tree` is not a snapshot: it sees writes made
 //! while it runs. One from a `Snapshot` reads every leaf as of its LSN.
@@ -14,7 +15,7 @@ use std::ops::Bound;
 
 use crossbeam_epoch as epoch;
 
-use crate::index::Index;
+use crate::index::{Index, LeafCursor};
 use crate::leaf::{Leaf, LeafState};
 use crate::snapshot::{frozen_leaf_before, frozen_leaf_for, FrozenLeaves, ReadPoint};
 use crate::sync::Arc;
@@ -35,6 +36,8 @@ pub struct Iter {
     /// iterations stop early (`first`, `take(n)`), doubling up to a leaf.
     front_batch: usize,
     back_batch: usize,
+    /// The leaf the next front refill starts in, when known without a descent.
+    front_cursor: Option<LeafCursor>,
     /// Set once either end returned `None`: the iterator is fused, even if
     /// concurrent inserts land inside the range afterwards.
     done: bool,
@@ -56,6 +59,13 @@ impl<'a> Source<'a> {
         match self {
             Source::Live(index, guard) => index.leaf_for(key, guard),
             Source::Frozen(leaves) => frozen_leaf_for(leaves, key),
+        }
+    }
+
+    fn cursor_for(&self, key: &[u8]) -> (&'a Arc<Leaf>, Option<LeafCursor>) {
+        match self {
+            Source::Live(index, guard) => index.cursor_for(key, guard),
+            Source::Frozen(leaves) => (frozen_leaf_for(leaves, key), None),
         }
     }
 
@@ -144,6 +154,7 @@ impl Iter {
             back_buf: VecDeque::new(),
             front_batch: FIRST_BATCH,
             back_batch: FIRST_BATCH,
+            front_cursor: None,
             done: false,
             point: None,
             error: None,
@@ -194,11 +205,19 @@ impl Iter {
                 Bound::Included(k) | Bound::Excluded(k) => k,
                 Bound::Unbounded => &[],
             };
-            let leaf = source.leaf_for(start);
+            // A cursor from the last refill spares the descent; a stale one
+            // fails the check below and is dropped.
+            let hint = self.front_cursor.take().filter(|_| frozen.is_none());
+            let (leaf, found) = match &hint {
+                Some(cursor) => (cursor.leaf(), None),
+                None => source.cursor_for(start),
+            };
             let state = self.tree.core.read_resident(leaf)?;
             if !source.readable(&state) || !state.in_range(start) {
                 drop(state);
-                self.stale()?;
+                if hint.is_none() {
+                    self.stale()?;
+                }
                 continue;
             }
             // At a snapshot, a leaf without versions reads like a live one.
@@ -216,11 +235,19 @@ impl Iter {
                 )
             };
             if let Some((last, _)) = self.front_buf.back() {
+                let next_leaf = used_up && state.hi.as_ref().is_some_and(|hi| below(hi, &self.back));
                 self.front = match &state.hi {
                     // The next refill starts at the next leaf instead of
                     // finding this one again and searching it for nothing.
-                    Some(hi) if used_up && below(hi, &self.back) => Bound::Included(hi.clone()),
+                    Some(hi) if next_leaf => Bound::Included(hi.clone()),
                     _ => Bound::Excluded(last.clone()),
+                };
+                drop(state);
+                let cursor = hint.or(found);
+                self.front_cursor = if next_leaf {
+                    cursor.and_then(LeafCursor::next)
+                } else {
+                    cursor
                 };
                 self.front_batch = (self.front_batch * 2).min(MAX_BATCH);
                 return Ok(true);
@@ -229,6 +256,8 @@ impl Iter {
                 Some(hi) if below(hi, &self.back) => self.front = Bound::Included(hi.clone()),
                 _ => return Ok(false),
             }
+            drop(state);
+            self.front_cursor = hint.or(found).and_then(LeafCursor::next);
         }
     }
 
