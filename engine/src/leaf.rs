@@ -321,10 +321,15 @@ impl LeafState {
 
     /// The value of `key` at snapshot `at`.
     pub(crate) fn get_at(&self, key: &[u8], at: u64) -> Option<IVec> {
+        self.value_at(key, at).cloned()
+    }
+
+    /// The value of `key` at snapshot `at`, borrowed.
+    pub(crate) fn value_at(&self, key: &[u8], at: u64) -> Option<&IVec> {
         if let Some(found) = self.versions.as_ref().and_then(|v| v.value_at(key, at)) {
-            return found.cloned();
+            return found;
         }
-        self.get(key).cloned()
+        self.get(key)
     }
 
     /// Whether `key` changed after snapshot `at` (which must still be open).

@@ -154,16 +154,22 @@ impl Drop for ReadPoint {
 impl TreeCore {
     /// The value of `key` at snapshot `at` (which must be open).
     pub(crate) fn get_at(&self, key: &[u8], at: u64) -> Result<Option<IVec>> {
+        self.read_at(key, at, |value| value.cloned())
+    }
+
+    /// Calls `f` with the value of `key` at snapshot `at` (which must be
+    /// open), borrowed from its leaf while the leaf is read-locked.
+    pub(crate) fn read_at<R>(&self, key: &[u8], at: u64, f: impl FnOnce(Option<&IVec>) -> R) -> Result<R> {
         loop {
             if let Some(leaves) = self.shared.frozen.find(self.id, at) {
                 let leaf = frozen_leaf_for(&leaves, key);
-                return Ok(self.read_resident(leaf)?.get_at(key, at));
+                return Ok(f(self.read_resident(leaf)?.value_at(key, at)));
             }
             let guard = epoch::pin();
             let leaf = self.index.leaf_for(key, &guard);
             let state = self.read_resident(leaf)?;
             if state.covers(key) {
-                return Ok(state.get_at(key, at));
+                return Ok(f(state.value_at(key, at)));
             }
             drop(state);
             self.check_stale(at)?;
@@ -223,6 +229,32 @@ impl Snapshot {
     pub fn get<K: AsRef<[u8]>>(&self, tree: &Tree, key: K) -> Result<Option<IVec>> {
         self.check_tree(tree)?;
         tree.core.get_at(key.as_ref(), self.point.at)
+    }
+
+    /// Calls `f` with the value `key` had in `tree`, borrowed rather than
+    /// copied or shared (not in sled): for decoding it in place. The value's
+    /// leaf stays read-locked while `f` runs, so keep `f` short.
+    ///
+    /// ```
+    /// let db = skiff_engine::Config::new().temporary(true).open()?;
+    /// db.insert(b"greeting", b"hello, world")?;
+    /// let snap = db.snapshot();
+    /// db.insert(b"greeting", b"hi")?;
+    /// let len = snap.get_with(&db, b"greeting", |value| value.len())?;
+    /// assert_eq!(len, Some(12)); // as of the snapshot
+    /// assert_eq!(db.get_with(b"greeting", |value| value.len())?, Some(2));
+    /// assert_eq!(snap.get_with(&db, b"nothing", |value| value.len())?, None);
+    /// # Ok::<(), skiff_engine::Error>(())
+    /// ```
+    pub fn get_with<K: AsRef<[u8]>, R>(
+        &self,
+        tree: &Tree,
+        key: K,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        self.check_tree(tree)?;
+        tree.core
+            .read_at(key.as_ref(), self.point.at, |value| value.map(|v| f(v)))
     }
 
     /// Whether `key` had a value in `tree`.

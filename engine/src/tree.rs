@@ -140,6 +140,25 @@ impl Tree {
         self.core.with_leaf(key, |leaf| leaf.get(key).cloned())
     }
 
+    /// Calls `f` with the value of `key`, borrowed rather than copied or
+    /// shared (not in sled): for decoding it in place. The value's leaf stays
+    /// read-locked while `f` runs, so keep `f` short; it must not write to
+    /// this tree.
+    ///
+    /// ```
+    /// let db = skiff_engine::Config::new().temporary(true).open()?;
+    /// db.insert(b"greeting", b"hello, world")?;
+    /// let words = db.get_with(b"greeting", |value| value.split(|&b| b == b' ').count())?;
+    /// assert_eq!(words, Some(2));
+    /// assert_eq!(db.get_with(b"nothing", |value| value.len())?, None);
+    /// # Ok::<(), skiff_engine::Error>(())
+    /// ```
+    #[inline]
+    pub fn get_with<K: AsRef<[u8]>, R>(&self, key: K, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let key = key.as_ref();
+        self.core.with_leaf(key, |leaf| leaf.get(key).map(|v| f(v)))
+    }
+
     /// Removes `key`, returning its value.
     pub fn remove<K: AsRef<[u8]>>(&self, key: K) -> Result<Option<IVec>> {
         self.write_one(key.as_ref(), |old| match old {

@@ -12,7 +12,7 @@ use crate::key::{Key, KeyPrefix, KeyRef};
 use crate::model::{Index, IndexKind, Model};
 use crate::query::{IndexView, Records};
 use crate::records::{self, Meta};
-use crate::store::{Bytes, EngineStore, Read, Store};
+use crate::store::{EngineStore, Read, Store};
 use crate::watch::hub::{ChangeBuf, Filter};
 use crate::watch::Subscription;
 use crate::{Error, Result};
@@ -74,13 +74,15 @@ pub trait Access<S: Store>: sealed::Sealed + sealed::PointRead<S> {
 pub trait WriteAccess<S: Store>: Access<S> + sealed::Writes<S> {}
 
 mod sealed {
-    use super::{Bytes, ChangeBuf, Result, Store};
+    use super::{ChangeBuf, Result, Store};
 
     pub trait Sealed {}
 
     pub trait PointRead<S: Store> {
-        /// One point read: alone, it needs no snapshot to be consistent.
-        fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>>;
+        /// One point read, lent to `f`: alone, it needs no snapshot to be
+        /// consistent.
+        fn point_get<R>(&self, space: &S::Space, key: &[u8], f: impl FnOnce(&[u8]) -> R)
+            -> Result<Option<R>>;
     }
 
     pub trait Writes<S: Store> {
@@ -186,21 +188,21 @@ impl<S: Store> sealed::Sealed for InTxn<'_, S> {}
 impl<S: Store> sealed::Sealed for InSnapshot<S> {}
 
 impl<S: Store> sealed::PointRead<S> for Auto<S> {
-    fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>> {
+    fn point_get<R>(&self, space: &S::Space, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         // The latest value, without opening and closing a snapshot for it.
-        self.db.store().get(space, key)
+        self.db.store().get_with(space, key, f)
     }
 }
 
 impl<S: Store> sealed::PointRead<S> for InTxn<'_, S> {
-    fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>> {
-        self.txn.get(space, key)
+    fn point_get<R>(&self, space: &S::Space, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.txn.get_with(space, key, f)
     }
 }
 
 impl<S: Store> sealed::PointRead<S> for InSnapshot<S> {
-    fn point_get(&self, space: &S::Space, key: &[u8]) -> Result<Option<Bytes>> {
-        self.snapshot.get(space, key)
+    fn point_get<R>(&self, space: &S::Space, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.snapshot.get_with(space, key, f)
     }
 }
 
@@ -333,8 +335,9 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     /// ```
     pub fn get(&self, key: &<T::Key as Key>::Borrowed) -> Result<Option<T>> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
-        let bytes = self.access.point_get(&self.meta.records, &pk)?;
-        bytes.map(|b| records::decode(&pk, &b)).transpose()
+        self.access
+            .point_get(&self.meta.records, &pk, |b| records::decode(&pk, b))?
+            .transpose()
     }
 
     /// Whether a record has primary key `key`.
@@ -354,7 +357,7 @@ impl<T: Model, S: Store, A: Access<S>> Collection<T, S, A> {
     /// ```
     pub fn contains(&self, key: &<T::Key as Key>::Borrowed) -> Result<bool> {
         let pk = KeyRef::<T::Key>::to_key_ref_bytes(key);
-        Ok(self.access.point_get(&self.meta.records, &pk)?.is_some())
+        Ok(self.access.point_get(&self.meta.records, &pk, |_| ())?.is_some())
     }
 
     /// The number of records (counts them).

@@ -71,10 +71,8 @@ pub(crate) fn decode<M: Model>(key: &[u8], bytes: &[u8]) -> Result<M> {
 
 /// The record with primary key `key`.
 pub(crate) fn get<M: Model, R: Read>(r: &R, meta: &Meta<R::Space>, key: &[u8]) -> Result<Option<M>> {
-    match r.get(&meta.records, key)? {
-        Some(bytes) => decode(key, &bytes).map(Some),
-        None => Ok(None),
-    }
+    r.get_with(&meta.records, key, |bytes| decode(key, bytes))?
+        .transpose()
 }
 
 /// The record with primary key `key`, with its stored bytes.

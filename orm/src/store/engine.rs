@@ -91,6 +91,10 @@ impl Store for EngineStore {
         Ok(space.get(key)?)
     }
 
+    fn get_with<R>(&self, space: &Tree, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        Ok(space.get_with(key, f)?)
+    }
+
     fn snapshot(&self) -> Snapshot {
         self.db.snapshot()
     }
@@ -115,6 +119,10 @@ impl Read for Snapshot {
 
     fn get(&self, space: &Tree, key: &[u8]) -> Result<Option<Bytes>> {
         Ok(Snapshot::get(self, space, key)?)
+    }
+
+    fn get_with<R>(&self, space: &Tree, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        Ok(Snapshot::get_with(self, space, key, f)?)
     }
 
     fn scan(&self, space: &Tree, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Entries<'static> {

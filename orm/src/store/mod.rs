@@ -75,6 +75,12 @@ pub trait Read {
     /// The value of `key` in `space`.
     fn get(&self, space: &Self::Space, key: &[u8]) -> Result<Option<Bytes>>;
 
+    /// Calls `f` with the value of `key` in `space`, for decoding it where it
+    /// lies. Stores that can lend the value without copying it do so.
+    fn get_with<R>(&self, space: &Self::Space, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        Ok(self.get(space, key)?.map(|value| f(&value)))
+    }
+
     /// The entries of `space` between the bounds, in key order. In a
     /// transaction the whole range counts as read.
     fn scan(&self, space: &Self::Space, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Entries<'static>;
@@ -153,6 +159,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// on its own, so it needs no snapshot.
     fn get(&self, space: &Self::Space, key: &[u8]) -> Result<Option<Bytes>>;
 
+    /// `get`, lending the value to `f` (see [`Read::get_with`]).
+    fn get_with<R>(&self, space: &Self::Space, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        Ok(self.get(space, key)?.map(|value| f(&value)))
+    }
+
     /// A snapshot of every keyspace as of now.
     fn snapshot(&self) -> Self::Snapshot;
 
@@ -169,6 +180,10 @@ impl<T: Read> Read for &T {
 
     fn get(&self, space: &Self::Space, key: &[u8]) -> Result<Option<Bytes>> {
         (**self).get(space, key)
+    }
+
+    fn get_with<R>(&self, space: &Self::Space, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        (**self).get_with(space, key, f)
     }
 
     fn scan(&self, space: &Self::Space, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Entries<'static> {
