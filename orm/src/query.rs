@@ -399,8 +399,11 @@ pub struct IndexIter<T, K, R: Read> {
 impl<T: Model, K: Key, R: Read> IndexIter<T, K, R> {
     fn record(&self, entry: Result<(crate::store::Bytes, crate::store::Bytes)>) -> Result<T> {
         let (_, pk) = entry?;
-        match self.reader.get(&self.records, &pk)? {
-            Some(bytes) => records::decode(&pk, &bytes),
+        match self
+            .reader
+            .get_with(&self.records, &pk, |bytes| records::decode(&pk, bytes))?
+        {
+            Some(record) => record,
             None => Err(Error::NotFound {
                 collection: T::NAME.to_string(),
                 key: pk.to_vec(),
