@@ -123,48 +123,89 @@ fn put_count(buf: &mut Vec<u8>, n: usize) {
     buf.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
 }
 
-impl Checkpoint {
-    /// The whole file.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut body = Vec::new();
-        for v in [self.log_seq, self.start_lsn] {
-            body.extend_from_slice(&v.to_le_bytes());
+/// A leaf's table entry, borrowed for encoding (see `Checkpoint::encode_with`).
+pub(crate) struct LeafRef<'a> {
+    pub id: u64,
+    pub lo: &'a [u8],
+    pub loc: Loc,
+    pub blobs: &'a [Loc],
+}
+
+#[cfg(test)]
+impl LeafEntry {
+    fn as_ref(&self) -> LeafRef<'_> {
+        LeafRef {
+            id: self.id,
+            lo: &self.lo,
+            loc: self.loc,
+            blobs: &self.blobs,
         }
-        body.extend_from_slice(&self.next_tree.to_le_bytes());
+    }
+}
+
+impl Checkpoint {
+    /// The whole file (the checkpointer uses `encode_with`).
+    #[cfg(test)]
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        self.encode_with(
+            self.trees
+                .iter()
+                .map(|t| (t.id, &t.name[..], t.leaves.iter().map(LeafEntry::as_ref))),
+        )
+    }
+
+    /// The whole file, with `trees` (id, name and leaves in key order) in
+    /// place of `self.trees`: the checkpointer encodes its table where it
+    /// lies rather than copying every entry into a `Checkpoint` first.
+    pub(crate) fn encode_with<'a, L>(
+        &self,
+        trees: impl ExactSizeIterator<Item = (TreeId, &'a [u8], L)>,
+    ) -> Vec<u8>
+    where
+        L: ExactSizeIterator<Item = LeafRef<'a>>,
+    {
+        // The header's crc and body length are filled in at the end.
+        let mut out = Vec::with_capacity(4096);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[0u8; 4]);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&[0u8; 8]);
+        for v in [self.log_seq, self.start_lsn] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.next_tree.to_le_bytes());
         for v in [
             self.ids_reserved,
             self.next_leaf,
             self.next_segment,
             self.written_ms,
         ] {
-            body.extend_from_slice(&v.to_le_bytes());
+            out.extend_from_slice(&v.to_le_bytes());
         }
-        put_count(&mut body, self.trees.len());
-        for tree in &self.trees {
-            body.extend_from_slice(&tree.id.to_le_bytes());
-            put_bytes(&mut body, &tree.name);
-            put_count(&mut body, tree.leaves.len());
+        put_count(&mut out, trees.len());
+        for (id, name, leaves) in trees {
+            out.extend_from_slice(&id.to_le_bytes());
+            put_bytes(&mut out, name);
+            put_count(&mut out, leaves.len());
+            // About 20 bytes a leaf.
+            out.reserve(leaves.len() * 24);
             let mut prev: &[u8] = &[];
-            for leaf in &tree.leaves {
-                varint::put(&mut body, leaf.id);
-                put_loc(&mut body, &leaf.loc);
-                let shared = crate::fingerprint::shared_len(prev, &leaf.lo);
-                varint::put(&mut body, shared as u64);
-                varint::put(&mut body, (leaf.lo.len() - shared) as u64);
-                body.extend_from_slice(&leaf.lo[shared..]);
-                varint::put(&mut body, leaf.blobs.len() as u64);
-                for blob in &leaf.blobs {
-                    put_loc(&mut body, blob);
+            for leaf in leaves {
+                varint::put(&mut out, leaf.id);
+                put_loc(&mut out, &leaf.loc);
+                let shared = crate::fingerprint::shared_len(prev, leaf.lo);
+                varint::put(&mut out, shared as u64);
+                varint::put(&mut out, (leaf.lo.len() - shared) as u64);
+                out.extend_from_slice(&leaf.lo[shared..]);
+                varint::put(&mut out, leaf.blobs.len() as u64);
+                for blob in leaf.blobs {
+                    put_loc(&mut out, blob);
                 }
-                prev = &leaf.lo;
+                prev = leaf.lo;
             }
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&[0u8; 4]);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(&body);
+        let body_len = (out.len() - HEADER_LEN) as u64;
+        out[16..24].copy_from_slice(&body_len.to_le_bytes());
         let crc = crc32fast::hash(&out[12..]);
         out[8..12].copy_from_slice(&crc.to_le_bytes());
         out

@@ -33,6 +33,7 @@ mod error;
 mod export;
 mod fingerprint;
 mod group_commit;
+mod id_hash;
 mod index;
 pub mod io;
 mod iter;

@@ -25,7 +25,7 @@
 //! the files it names; after it, the new one is complete. A failure poisons
 //! the engine (C5): leaves were marked clean that no durable page holds.
 
-use std::collections::{HashMap, HashSet};
+use crate::id_hash::{IdMap, IdSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -302,10 +302,10 @@ impl Checkpoints {
         // store's count (exact for the table) and those changes alone, so a
         // run costs in proportion to its size.
         let usage = self.pages.usage();
-        let mut live: HashMap<u64, u64> = usage.iter().map(|s| (s.seq, s.live)).collect();
+        let mut live: IdMap<u64, u64> = usage.iter().map(|s| (s.seq, s.live)).collect();
         let dropped: Vec<Placed> = layout.dropped().filter_map(|id| self.pages.placed(id)).collect();
         let mut gone: Vec<Loc> = dropped.iter().flat_map(Placed::locs).collect();
-        let mut replaced = HashSet::new();
+        let mut replaced = IdSet::default();
         for (tree, _, run) in &runs {
             for e in layout.entries_in(*tree, &run.from, run.to.as_deref()) {
                 replaced.insert(e.id);
@@ -317,7 +317,7 @@ impl Checkpoints {
                 *live = live.saturating_sub(bytes);
             }
         }
-        let mut kept: HashMap<u64, Placed> = HashMap::new();
+        let mut kept: IdMap<u64, Placed> = IdMap::default();
         let mut staying = Vec::new();
         for (_, _, run) in &runs {
             for (leaf, _, c) in &run.leaves {
@@ -370,7 +370,7 @@ impl Checkpoints {
         // as they are: they still hold what they held.
         if !placer.victims.is_empty() {
             layout.relocate(|e| {
-                if !replaced.contains(&e.id) && e.placed.locs().any(|l| placer.victims.contains(&l.segment)) {
+                if e.placed.locs().any(|l| placer.victims.contains(&l.segment)) && !replaced.contains(&e.id) {
                     placer.clean(e.id, e.placed.clone()).map(Some)
                 } else {
                     Ok(None)
@@ -402,9 +402,9 @@ impl Checkpoints {
             written_ms: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            trees: layout.tree_entries(),
+            trees: Vec::new(),
         };
-        let bytes = ckpt.encode();
+        let bytes = layout.encode(&ckpt);
         crate::io::replace_file(
             &*self.storage,
             &self.path,
@@ -483,10 +483,10 @@ impl Checkpoints {
     fn pick_victims(
         &self,
         usage: &[SegmentUse],
-        live: &HashMap<u64, u64>,
-        ahead: &HashMap<u64, u64>,
-    ) -> HashSet<u64> {
-        let mut victims = HashSet::new();
+        live: &IdMap<u64, u64>,
+        ahead: &IdMap<u64, u64>,
+    ) -> IdSet<u64> {
+        let mut victims = IdSet::default();
         let mut small = Vec::new();
         for seg in usage {
             let still = live.get(&seg.seq).copied().unwrap_or(0);

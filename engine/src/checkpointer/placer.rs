@@ -1,7 +1,7 @@
 //! Where each page and blob of one checkpoint goes: written anew, left where
 //! it is, or copied out of a segment being emptied.
 
-use std::collections::HashSet;
+use crate::id_hash::IdSet;
 
 use crate::blob;
 use crate::checkpoint::Loc;
@@ -18,7 +18,7 @@ pub(super) type NewBlob = (Arc<Leaf>, IVec, IVec, Loc);
 /// Decides where each captured leaf's page and blobs go in one checkpoint,
 /// writing what must be written.
 pub(super) struct Placer<'a> {
-    pub victims: HashSet<u64>,
+    pub victims: IdSet<u64>,
     pub writer: Writer<'a>,
     pub pages: &'a PageStore,
     pub level: Option<i32>,

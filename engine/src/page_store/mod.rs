@@ -15,7 +15,9 @@
 //! sum of the pages and blobs the table points at), which is what the cleaner (in `checkpointer`) reads to pick segments to
 //! empty.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::id_hash::IdMap;
 use std::path::{Path, PathBuf};
 
 use crate::blob;
@@ -87,15 +89,15 @@ impl Placed {
 pub(crate) type LoadedLeaf = (Vec<(IVec, IVec)>, BTreeMap<IVec, Loc>);
 
 struct Inner {
-    table: HashMap<u64, Placed>,
+    table: IdMap<u64, Placed>,
     /// Every blob some table entry lists, with how many list it.
-    live_blobs: HashMap<Loc, usize>,
+    live_blobs: IdMap<Loc, usize>,
     segments: BTreeMap<u64, Segment>,
     next_segment: u64,
 }
 
-fn live_blobs(table: &HashMap<u64, Placed>) -> HashMap<Loc, usize> {
-    let mut live = HashMap::new();
+fn live_blobs(table: &IdMap<u64, Placed>) -> IdMap<Loc, usize> {
+    let mut live = IdMap::default();
     for &loc in table.values().flat_map(|p| &p.blobs) {
         *live.entry(loc).or_default() += 1;
     }
@@ -103,8 +105,8 @@ fn live_blobs(table: &HashMap<u64, Placed>) -> HashMap<Loc, usize> {
 }
 
 /// The bytes at `locs`, summed per segment.
-pub(crate) fn bytes_by_segment(locs: impl Iterator<Item = Loc>) -> HashMap<u64, u64> {
-    let mut bytes = HashMap::new();
+pub(crate) fn bytes_by_segment(locs: impl Iterator<Item = Loc>) -> IdMap<u64, u64> {
+    let mut bytes = IdMap::default();
     for loc in locs {
         *bytes.entry(loc.segment).or_default() += u64::from(loc.len);
     }
@@ -173,7 +175,7 @@ impl PageStore {
         storage
             .create_dir_all(dir)
             .map_err(|e| Error::io("create page directory", dir, e))?;
-        let mut table = HashMap::new();
+        let mut table = IdMap::default();
         let mut next_segment = 1;
         if let Some(c) = checkpoint {
             next_segment = c.next_segment.max(1);
@@ -397,7 +399,7 @@ impl PageStore {
     /// table once the checkpoint that references them is durable, adopts the
     /// segments `written`, and removes every segment no entry points into any
     /// more. Work in proportion to the changes, not to the table.
-    pub(crate) fn install(&self, changes: HashMap<u64, Option<Placed>>, written: Vec<Written>) -> Result<()> {
+    pub(crate) fn install(&self, changes: IdMap<u64, Option<Placed>>, written: Vec<Written>) -> Result<()> {
         let mut inner = write(&self.inner);
         let inner = &mut *inner;
         for w in written {
@@ -449,7 +451,7 @@ impl PageStore {
     /// agree with it (debug builds: `install` only applies changes, so a
     /// change the checkpointer failed to report would show here).
     #[cfg(debug_assertions)]
-    pub(crate) fn check_table(&self, expected: &HashMap<u64, Placed>) {
+    pub(crate) fn check_table(&self, expected: &IdMap<u64, Placed>) {
         let inner = read(&self.inner);
         assert!(
             inner.table == *expected,
@@ -566,7 +568,7 @@ mod tests {
         let storage: Arc<dyn Storage> = Arc::new(FileSystem);
         let store = PageStore::open(storage.clone(), dir.path(), None).unwrap();
         let mut w = store.writer(4096);
-        let mut table = HashMap::new();
+        let mut table = IdMap::default();
         for id in 1..=20 {
             table.insert(id, placed(w.append(&page_of(id, 20)).unwrap()));
         }
@@ -586,7 +588,7 @@ mod tests {
         // Rewrite half the leaves: segments holding only old pages go away.
         let before = store.usage().len();
         let mut w = store.writer(1 << 20);
-        let mut changes = HashMap::new();
+        let mut changes = IdMap::default();
         for id in 1..=10 {
             let p = placed(w.append(&page_of(id, 5)).unwrap());
             table.insert(id, p.clone());
@@ -653,7 +655,7 @@ mod tests {
         let loc = w.append(&page_of(7, 10)).unwrap();
         let written = w.finish().unwrap();
         store
-            .install(HashMap::from([(7, Some(placed(loc)))]), written)
+            .install(IdMap::from_iter([(7, Some(placed(loc)))]), written)
             .unwrap();
         let path = dir.path().join(segment_name(loc.segment));
         let mut bytes = std::fs::read(&path).unwrap();
