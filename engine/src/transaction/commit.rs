@@ -17,10 +17,20 @@ fn still_valid(t: &TreeTx, span: &Span<'_>, at: u64) -> bool {
     if t.tree.core.shared.frozen.find(t.tree.core.id, at).is_some() {
         return false;
     }
-    let reads_hold = t
-        .reads
-        .iter()
-        .all(|k| !span.leaves[span.position(k)].1.changed_after(k, at));
+    // A change since the snapshot left its old version in its leaf (the
+    // snapshot is still open), so leaves without versions saw none.
+    if !span.leaves.iter().any(|(_, s)| s.has_versions()) {
+        return true;
+    }
+    // In key order, the reads walk the span's leaves forward (see
+    // `Span::position_from`) rather than searching them once each.
+    let mut reads: Vec<&[u8]> = t.reads.iter().map(|k| &**k).collect();
+    reads.sort_unstable();
+    let mut slot = 0;
+    let reads_hold = reads.iter().all(|k| {
+        slot = span.position_from(slot, k);
+        !span.leaves[slot].1.changed_after(k, at)
+    });
     reads_hold
         && t.ranges.iter().all(|(lo, hi)| {
             span.overlapping(lo, hi)
