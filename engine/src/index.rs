@@ -142,6 +142,12 @@ impl LeafCursor {
             node: self.node,
         })
     }
+
+    /// The leaf before in the same node, if any.
+    pub(crate) fn prev(self) -> Option<LeafCursor> {
+        let at = self.at.checked_sub(1)?;
+        Some(LeafCursor { at, node: self.node })
+    }
 }
 
 impl Index {
@@ -206,35 +212,61 @@ impl Index {
 
     /// `leaf_for`, with a cursor at the leaf unless its node is the root.
     pub(crate) fn cursor_for<'g>(&self, key: &[u8], guard: &'g Guard) -> (&'g Arc<Leaf>, Option<LeafCursor>) {
-        let mut node = self.root(guard);
-        let mut shared: Option<&'g Arc<Inner>> = None;
-        loop {
-            let at = node.child_for(key);
-            match &node.children[at] {
-                Node::Leaf(leaf) => {
-                    let cursor = shared.map(|node| LeafCursor {
-                        node: node.clone(),
-                        at,
-                    });
-                    return (leaf, cursor);
-                }
-                Node::Inner(inner) => {
-                    shared = Some(inner);
-                    node = inner;
-                }
-            }
-        }
+        let found = self.descend(guard, |node| Some(node.child_for(key)));
+        let (leaf, cursor) = found.unwrap_or_else(|| unreachable!("every key has a leaf"));
+        (
+            leaf,
+            cursor.map(|(node, at)| LeafCursor {
+                node: node.clone(),
+                at,
+            }),
+        )
     }
 
     /// The leaf with the greatest low key strictly below `key`: the one holding
     /// the keys just before `key`. `None` when `key` is the empty key.
     pub(crate) fn leaf_before<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<&'g Arc<Leaf>> {
+        let found = self.descend(guard, |node| node.count_below(key, true).checked_sub(1));
+        found.map(|(leaf, _)| leaf)
+    }
+
+    /// `leaf_before`, with a cursor at the leaf unless its node is the root.
+    pub(crate) fn cursor_before<'g>(
+        &self,
+        key: &[u8],
+        guard: &'g Guard,
+    ) -> Option<(&'g Arc<Leaf>, Option<LeafCursor>)> {
+        let found = self.descend(guard, |node| node.count_below(key, true).checked_sub(1))?;
+        let (leaf, cursor) = found;
+        Some((
+            leaf,
+            cursor.map(|(node, at)| LeafCursor {
+                node: node.clone(),
+                at,
+            }),
+        ))
+    }
+
+    /// Descends from the root through the child `pick` chooses (`None`: no
+    /// leaf) to a leaf; also returns the leaf's node and position in it,
+    /// unless that node is the root (which is not reference-counted).
+    #[inline]
+    #[allow(clippy::type_complexity)]
+    fn descend<'g>(
+        &self,
+        guard: &'g Guard,
+        pick: impl Fn(&Inner) -> Option<usize>,
+    ) -> Option<(&'g Arc<Leaf>, Option<(&'g Arc<Inner>, usize)>)> {
         let mut node = self.root(guard);
+        let mut shared: Option<&'g Arc<Inner>> = None;
         loop {
-            let i = node.count_below(key, true).checked_sub(1)?;
-            match &node.children[i] {
-                Node::Leaf(leaf) => return Some(leaf),
-                Node::Inner(inner) => node = inner,
+            let at = pick(node)?;
+            match &node.children[at] {
+                Node::Leaf(leaf) => return Some((leaf, shared.map(|node| (node, at)))),
+                Node::Inner(inner) => {
+                    shared = Some(inner);
+                    node = inner;
+                }
             }
         }
     }

@@ -38,6 +38,8 @@ pub struct Iter {
     back_batch: usize,
     /// The leaf the next front refill starts in, when known without a descent.
     front_cursor: Option<LeafCursor>,
+    /// The leaf the next back refill starts in, likewise.
+    back_cursor: Option<LeafCursor>,
     /// Set once either end returned `None`: the iterator is fused, even if
     /// concurrent inserts land inside the range afterwards.
     done: bool,
@@ -55,13 +57,6 @@ enum Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    fn leaf_for(&self, key: &[u8]) -> &'a Arc<Leaf> {
-        match self {
-            Source::Live(index, guard) => index.leaf_for(key, guard),
-            Source::Frozen(leaves) => frozen_leaf_for(leaves, key),
-        }
-    }
-
     fn cursor_for(&self, key: &[u8]) -> (&'a Arc<Leaf>, Option<LeafCursor>) {
         match self {
             Source::Live(index, guard) => index.cursor_for(key, guard),
@@ -69,10 +64,10 @@ impl<'a> Source<'a> {
         }
     }
 
-    fn leaf_before(&self, key: &[u8]) -> Option<&'a Arc<Leaf>> {
+    fn cursor_before(&self, key: &[u8]) -> Option<(&'a Arc<Leaf>, Option<LeafCursor>)> {
         match self {
-            Source::Live(index, guard) => index.leaf_before(key, guard),
-            Source::Frozen(leaves) => frozen_leaf_before(leaves, key),
+            Source::Live(index, guard) => index.cursor_before(key, guard),
+            Source::Frozen(leaves) => frozen_leaf_before(leaves, key).map(|leaf| (leaf, None)),
         }
     }
 
@@ -155,6 +150,7 @@ impl Iter {
             front_batch: FIRST_BATCH,
             back_batch: FIRST_BATCH,
             front_cursor: None,
+            back_cursor: None,
             done: false,
             point: None,
             error: None,
@@ -274,13 +270,16 @@ impl Iter {
                 Some(leaves) => Source::Frozen(leaves),
                 None => Source::Live(&self.tree.core.index, &guard),
             };
-            let leaf = match &self.back {
-                Bound::Included(k) => source.leaf_for(k),
-                Bound::Excluded(k) => match source.leaf_before(k) {
-                    Some(leaf) => leaf,
+            // As in `refill_front`: a remembered leaf, checked like a found one.
+            let hint = self.back_cursor.take().filter(|_| frozen.is_none());
+            let (leaf, found) = match (&hint, &self.back) {
+                (Some(cursor), _) => (cursor.leaf(), None),
+                (None, Bound::Included(k)) => source.cursor_for(k),
+                (None, Bound::Excluded(k)) => match source.cursor_before(k) {
+                    Some(found) => found,
                     None => return Ok(false),
                 },
-                Bound::Unbounded => source.last_leaf(),
+                (None, Bound::Unbounded) => (source.last_leaf(), None),
             };
             let state = self.tree.core.read_resident(leaf)?;
             let valid = source.readable(&state)
@@ -291,7 +290,9 @@ impl Iter {
                 };
             if !valid {
                 drop(state);
-                self.stale()?;
+                if hint.is_none() {
+                    self.stale()?;
+                }
                 continue;
             }
             let before = self.back_buf.len();
@@ -316,10 +317,18 @@ impl Iter {
             };
             if self.back_buf.len() > before {
                 // As in `refill_front`: a used-up leaf is not searched again.
-                self.back = if used_up && !state.lo.is_empty() && above(&state.lo, &self.front) {
+                let prev_leaf = used_up && !state.lo.is_empty() && above(&state.lo, &self.front);
+                self.back = if prev_leaf {
                     Bound::Excluded(state.lo.clone())
                 } else {
                     Bound::Excluded(self.back_buf[0].0.clone())
+                };
+                drop(state);
+                let cursor = hint.or(found);
+                self.back_cursor = if prev_leaf {
+                    cursor.and_then(LeafCursor::prev)
+                } else {
+                    cursor
                 };
                 self.back_batch = (self.back_batch * 2).min(MAX_BATCH);
                 return Ok(true);
@@ -328,6 +337,8 @@ impl Iter {
                 return Ok(false);
             }
             self.back = Bound::Excluded(state.lo.clone());
+            drop(state);
+            self.back_cursor = hint.or(found).and_then(LeafCursor::prev);
         }
     }
 

@@ -251,8 +251,9 @@ fn read_pass(db: &Db, rng: &mut StdRng, stable: usize) {
 }
 
 /// An iterator paused over a tree deep enough for two levels of inner nodes
-/// resumes correctly after the leaves ahead of it split and merge: between
-/// refills it remembers where its next leaf sits, and that memory goes stale.
+/// resumes correctly, in either direction, after the leaves ahead of it split
+/// and merge: between refills it remembers where its next leaf sits, and that
+/// memory goes stale.
 #[test]
 fn a_paused_iterator_resumes_in_order_after_the_leaves_ahead_split_and_merge() {
     const STABLE: usize = 3_000;
@@ -263,28 +264,40 @@ fn a_paused_iterator_resumes_in_order_after_the_leaves_ahead_split_and_merge() {
         db.insert(stable_key(i), stable_value(&stable_key(i)))
             .expect("insert");
     }
-    for pause in [1, 15, 16, 17, 40, 47, 100, 1_000, 2_990] {
-        let mut it = db.iter();
-        let mut items: Vec<(IVec, IVec)> = it.by_ref().take(pause).map(|r| r.expect("item")).collect();
-        let here = items.len();
-        // Splits: big churn entries just ahead of the paused position.
-        for i in here..(here + 60).min(STABLE) {
-            for j in 0..3 {
-                let k = churn_key(i, j);
-                db.insert(&k, churn_value(&k, 60)).expect("insert");
+    for descending in [false, true] {
+        for pause in [1, 15, 16, 17, 40, 47, 100, 1_000, 2_990] {
+            let mut it: Box<dyn Iterator<Item = skiff_engine::Result<(IVec, IVec)>>> = if descending {
+                Box::new(db.iter().rev())
+            } else {
+                Box::new(db.iter())
+            };
+            let mut items: Vec<(IVec, IVec)> = it.by_ref().take(pause).map(|r| r.expect("item")).collect();
+            // The stable keys just ahead of the paused position.
+            let ahead: Vec<usize> = if descending {
+                (STABLE.saturating_sub(items.len() + 60)..STABLE - items.len()).collect()
+            } else {
+                (items.len()..(items.len() + 60).min(STABLE)).collect()
+            };
+            // Splits: big churn entries among them.
+            for &i in &ahead {
+                for j in 0..3 {
+                    let k = churn_key(i, j);
+                    db.insert(&k, churn_value(&k, 60)).expect("insert");
+                }
             }
-        }
-        items.extend(it.by_ref().take(25).map(|r| r.expect("item")));
-        // Merges: the churn goes again, emptying the leaves that held it.
-        let mut batch = Batch::default();
-        for i in here..(here + 60).min(STABLE) {
-            for j in 0..3 {
-                batch.remove(churn_key(i, j));
+            items.extend(it.by_ref().take(25).map(|r| r.expect("item")));
+            // Merges: the churn goes again, emptying the leaves that held it.
+            let mut batch = Batch::default();
+            for &i in &ahead {
+                for j in 0..3 {
+                    batch.remove(churn_key(i, j));
+                }
             }
+            db.apply_batch(batch).expect("apply_batch");
+            items.extend(it.map(|r| r.expect("item")));
+            let every: Vec<usize> = (0..STABLE).collect();
+            let what = format!("paused after {pause}, descending: {descending}");
+            check_scan(&items, descending, &every, &what);
         }
-        db.apply_batch(batch).expect("apply_batch");
-        items.extend(it.map(|r| r.expect("item")));
-        let every: Vec<usize> = (0..STABLE).collect();
-        check_scan(&items, false, &every, &format!("paused after {pause}"));
     }
 }
