@@ -128,6 +128,14 @@ pub(crate) struct LeafCursor {
 }
 
 impl LeafCursor {
+    /// A cursor at child `at` of `node` (a bottom node, from `descend`).
+    fn new((node, at): (&Arc<Inner>, usize)) -> LeafCursor {
+        LeafCursor {
+            node: node.clone(),
+            at,
+        }
+    }
+
     pub(crate) fn leaf(&self) -> &Arc<Leaf> {
         match &self.node.children[self.at] {
             Node::Leaf(leaf) => leaf,
@@ -213,14 +221,8 @@ impl Index {
     /// `leaf_for`, with a cursor at the leaf unless its node is the root.
     pub(crate) fn cursor_for<'g>(&self, key: &[u8], guard: &'g Guard) -> (&'g Arc<Leaf>, Option<LeafCursor>) {
         let found = self.descend(guard, |node| Some(node.child_for(key)));
-        let (leaf, cursor) = found.unwrap_or_else(|| unreachable!("every key has a leaf"));
-        (
-            leaf,
-            cursor.map(|(node, at)| LeafCursor {
-                node: node.clone(),
-                at,
-            }),
-        )
+        let (leaf, place) = found.unwrap_or_else(|| unreachable!("every key has a leaf"));
+        (leaf, place.map(LeafCursor::new))
     }
 
     /// The leaf with the greatest low key strictly below `key`: the one holding
@@ -236,15 +238,8 @@ impl Index {
         key: &[u8],
         guard: &'g Guard,
     ) -> Option<(&'g Arc<Leaf>, Option<LeafCursor>)> {
-        let found = self.descend(guard, |node| node.count_below(key, true).checked_sub(1))?;
-        let (leaf, cursor) = found;
-        Some((
-            leaf,
-            cursor.map(|(node, at)| LeafCursor {
-                node: node.clone(),
-                at,
-            }),
-        ))
+        let (leaf, place) = self.descend(guard, |node| node.count_below(key, true).checked_sub(1))?;
+        Some((leaf, place.map(LeafCursor::new)))
     }
 
     /// Descends from the root through the child `pick` chooses (`None`: no

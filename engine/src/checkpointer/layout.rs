@@ -23,9 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::id_hash::IdMap;
-
 use crate::checkpoint::{Checkpoint, LeafRef};
+use crate::id_hash::IdMap;
 use crate::page_store::Placed;
 use crate::record::TreeId;
 use crate::IVec;

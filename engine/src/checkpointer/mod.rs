@@ -25,7 +25,6 @@
 //! the files it names; after it, the new one is complete. A failure poisons
 //! the engine (C5): leaves were marked clean that no durable page holds.
 
-use crate::id_hash::{IdMap, IdSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,6 +32,7 @@ use crate::background::Periodic;
 use crate::btree::{Captured, Run, Shared, TreeCore};
 use crate::checkpoint::{self, Checkpoint, Loc};
 use crate::db::{Catalog, IdGen};
+use crate::id_hash::{IdMap, IdSet};
 use crate::io::Storage;
 use crate::log::Log;
 use crate::page_store::{bytes_by_segment, PageStore, Placed, SegmentUse};

@@ -16,12 +16,11 @@
 //! empty.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use crate::id_hash::IdMap;
 use std::path::{Path, PathBuf};
 
 use crate::blob;
 use crate::checkpoint::{Checkpoint, Loc};
+use crate::id_hash::IdMap;
 use crate::io::{Storage, StorageFile};
 use crate::page::{self, Image, Stored};
 use crate::record::TreeId;
