@@ -46,6 +46,7 @@ mod page_store;
 mod record;
 mod recovery;
 mod snapshot;
+mod span;
 mod stats;
 mod subscriber;
 mod sync;

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use crate::access::{Auto, InSnapshot, InTxn};
 use crate::catalog::{self, CATALOG_SPACE};
-use crate::collection::{Auto, Collection, InSnapshot, InTxn};
+use crate::collection::Collection;
 use crate::model::Model;
 use crate::records::{self, HistoryFn, Meta};
 use crate::store::{EngineStore, Store, Write};

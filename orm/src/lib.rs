@@ -24,6 +24,7 @@ extern crate self as skiff;
 
 pub use skiff_engine as engine;
 
+mod access;
 mod catalog;
 pub mod codec;
 mod collection;
@@ -37,7 +38,8 @@ mod records;
 pub mod store;
 mod watch;
 
-pub use collection::{Access, Auto, Collection, InSnapshot, InTxn, WriteAccess};
+pub use access::{Access, Auto, InSnapshot, InTxn, WriteAccess};
+pub use collection::Collection;
 pub use db::{Db, Progress, ReadTx, Tx};
 pub use error::{Error, Result};
 pub use key::{Desc, Key, KeyDecodeError, KeyDecodeErrorKind, KeyPrefix, KeyRef, KEY_ENCODING_VERSION};

@@ -3,7 +3,8 @@
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
-use crate::collection::{key_bounds, Access, Collection};
+use crate::access::Access;
+use crate::collection::{key_bounds, Collection};
 use crate::key::{Key, KeyPrefix, KeyRef};
 use crate::model::{IndexKind, Model, Unique};
 use crate::records::{self, successor};

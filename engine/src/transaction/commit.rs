@@ -3,8 +3,8 @@
 use crossbeam_epoch as epoch;
 
 use super::view::{Transaction, TreeTx};
-use crate::btree::Span;
 use crate::record::OpRef;
+use crate::span::Span;
 use crate::Result;
 
 /// Whether nothing `t` read changed after snapshot `at`; `span` holds the
