@@ -8,7 +8,7 @@ use crate::BenchResult;
 
 /// Usage text of the `txn` subcommand.
 pub const TXN_USAGE: &str = "\
-usage: skiff-bench txn [--seconds S] [--accounts N] [--seed S] [--dir PATH]
+usage: skiff-bench txn [--seconds S] [--rounds N] [--accounts N] [--seed S] [--dir PATH]
 
 Measures, in one run: the fsync rate of --dir; durable single-insert transactions
 (commit waits for fsync) on skiff with 1, 2, 4 and 8 threads and on sled with 1 and
@@ -16,6 +16,9 @@ Measures, in one run: the fsync rate of --dir; durable single-insert transaction
 1 and 4 threads.
 
   --seconds S     duration of each timed run, fractions allowed (default 3)
+  --rounds N      the fsync probe and the durable runs are interleaved in N
+                  rounds, each run getting 1/N of its time per round, so that
+                  the disk's drift affects them alike (default 5)
   --accounts N    accounts preloaded for the transfers (default 100000)
   --seed S        seed of the transfer threads' account choices (default 42)
   --dir PATH      where the fsync probe file and the per-engine temporary
@@ -26,6 +29,8 @@ Measures, in one run: the fsync rate of --dir; durable single-insert transaction
 pub struct TxnArgs {
     /// Duration of each timed run (one engine, one thread count).
     pub duration: Duration,
+    /// Rounds the fsync probe and the durable runs are interleaved in.
+    pub rounds: u64,
     /// Number of accounts the transfer workload moves money between.
     pub accounts: u64,
     /// Seed of the transfer threads' random account choices.
@@ -39,6 +44,7 @@ impl TxnArgs {
     pub fn parse(argv: &[String]) -> BenchResult<Option<TxnArgs>> {
         let mut out = TxnArgs {
             duration: Duration::from_secs(3),
+            rounds: 5,
             accounts: 100_000,
             seed: 42,
             dir: std::env::temp_dir(),
@@ -49,11 +55,15 @@ impl TxnArgs {
         for (name, value) in flags {
             match name.as_str() {
                 "--seconds" => out.duration = parse_seconds(&value)?,
+                "--rounds" => out.rounds = parse_num(&value)?,
                 "--accounts" => out.accounts = parse_num(&value)?,
                 "--seed" => out.seed = parse_num(&value)?,
                 "--dir" => out.dir = PathBuf::from(value.clone()),
                 other => return Err(format!("unknown option `{other}`\n\n{TXN_USAGE}").into()),
             }
+        }
+        if out.rounds == 0 || out.rounds > 1000 {
+            return Err("--rounds must be between 1 and 1000".into());
         }
         // Two distinct accounts per transfer need at least two accounts.
         if out.accounts < 2 {
@@ -88,6 +98,7 @@ mod tests {
         let d = TxnArgs::parse(&[]).unwrap().unwrap();
         assert_eq!(d.duration, Duration::from_secs(3));
         assert_eq!(d.accounts, 100_000);
+        assert_eq!(d.rounds, 5);
         let o = TxnArgs::parse(&argv(&["--seconds", "0.5", "--accounts=1_000", "--dir", "/x"]))
             .unwrap()
             .unwrap();
@@ -98,6 +109,11 @@ mod tests {
         assert!(TxnArgs::parse(&argv(&["--seconds", "0"])).is_err());
         assert!(TxnArgs::parse(&argv(&["--seconds", "nan"])).is_err());
         assert!(TxnArgs::parse(&argv(&["--accounts", "1"])).is_err());
+        assert!(TxnArgs::parse(&argv(&["--rounds", "0"])).is_err());
+        assert_eq!(
+            TxnArgs::parse(&argv(&["--rounds", "3"])).unwrap().unwrap().rounds,
+            3
+        );
         assert!(TxnArgs::parse(&argv(&["--keys", "5"])).is_err());
         assert!(TxnArgs::parse(&argv(&["--seconds"])).is_err());
     }

@@ -5,6 +5,8 @@
 //! (one insert per transaction, each waiting for its fsync) with 1, 2, 4 and 8
 //! threads on skiff and with 1 and 4 on sled, and non-durable transfer transactions
 //! (2 reads + 2 writes) with 1 and 4 threads on both; then prints a markdown table.
+//! The probe and the durable runs take turns in rounds, so that their ratios
+//! compare the same disk.
 
 mod args;
 mod engines;
@@ -32,21 +34,44 @@ pub fn run(argv: &[String]) -> BenchResult<()> {
         println!("{}", args::TXN_USAGE);
         return Ok(());
     };
-    eprint!("fsync probe in {} ", opts.dir.display());
-    let fsync = workloads::fsync_rate(&opts.dir, FSYNC_PROBE)?;
-    eprintln!(
-        "{:>10.0} fsyncs/s  ({:.0} µs each)",
-        fsync.per_sec(),
-        fsync.micros_each()
-    );
-
-    let mut runs = Vec::new();
-    for (kind, threads) in [
+    // The probe and the durable runs are interleaved in rounds, so that the
+    // disk's drift over the run weighs on every durable row and on the fsync
+    // rate alike (see `DurableBench`).
+    let durable_kinds = [
         (EngineKind::Skiff, &SKIFF_DURABLE_THREADS[..]),
         (EngineKind::Sled, &SLED_DURABLE_THREADS[..]),
-    ] {
-        runs.extend(workloads::durable_runs(kind, &opts.dir, threads, opts.duration)?);
+    ];
+    let mut benches = Vec::new();
+    for (kind, threads) in durable_kinds {
+        benches.push((workloads::DurableBench::open(kind, &opts.dir)?, threads));
     }
+    let rounds = u32::try_from(opts.rounds).unwrap_or(u32::MAX);
+    let mut fsync: Option<workloads::FsyncRate> = None;
+    let mut runs: Vec<workloads::TxnRun> = Vec::new();
+    for round in 1..=rounds {
+        eprintln!("round {round} of {rounds}");
+        let probe = workloads::fsync_rate(&opts.dir, FSYNC_PROBE / rounds)?;
+        eprintln!("         fsync probe {:>10.0} fsyncs/s", probe.per_sec());
+        fsync = Some(fsync.map_or(probe, |f| f.merged(probe)));
+        let mut row = 0;
+        for (bench, threads) in &mut benches {
+            for &t in threads.iter() {
+                let run = bench.slice(t, opts.duration / rounds)?;
+                eprintln!(
+                    "{:>6}: durable commits, {t} thread(s) {:>10.0} commits/s",
+                    run.engine.name(),
+                    run.per_sec()
+                );
+                match runs.get_mut(row) {
+                    Some(total) => *total = total.merged(run),
+                    None => runs.push(run),
+                }
+                row += 1;
+            }
+        }
+    }
+    drop(benches);
+    let fsync = fsync.ok_or("no rounds ran")?;
     for kind in [EngineKind::Skiff, EngineKind::Sled] {
         runs.extend(workloads::transfer_runs(
             kind,
@@ -65,6 +90,7 @@ pub fn run(argv: &[String]) -> BenchResult<()> {
         duration: opts.duration,
         accounts: opts.accounts,
         fsync,
+        rounds: opts.rounds,
         runs: &runs,
     };
     println!("{}", report.render());

@@ -31,6 +31,8 @@ pub struct TxnReport<'a> {
     pub accounts: u64,
     /// The fsync probe.
     pub fsync: FsyncRate,
+    /// Rounds the probe and the durable runs were interleaved in.
+    pub rounds: u64,
     /// Every run, in the order they ran.
     pub runs: &'a [TxnRun],
 }
@@ -121,7 +123,11 @@ impl TxnReport<'_> {
              rate counts transactions committed over the time until the last thread returned. \
              After each run every durable insert was found and the sum of all balances was \
              unchanged. The fsync probe appends {PROBE_WRITE} bytes to a file in the same \
-             directory and calls `File::sync_data` after each append.\n",
+             directory and calls `File::sync_data` after each append. The probe and the durable \
+             runs were interleaved in {} rounds (each durable run's time split evenly among them), \
+             so that the disk's speed drifting during the benchmark affects the fsync rate and \
+             every durable row alike.\n",
+            self.rounds,
             thousands(self.accounts as f64),
             thousands(INITIAL_BALANCE as f64),
         );
@@ -174,6 +180,7 @@ mod tests {
             dir: Path::new("/tmp"),
             duration: Duration::from_secs(3),
             accounts: 100_000,
+            rounds: 5,
             fsync: FsyncRate {
                 syncs: 1000,
                 elapsed: Duration::from_secs(1),

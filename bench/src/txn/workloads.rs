@@ -68,6 +68,14 @@ pub struct FsyncRate {
 }
 
 impl FsyncRate {
+    /// This probe and `other` as one.
+    pub fn merged(self, other: FsyncRate) -> FsyncRate {
+        FsyncRate {
+            syncs: self.syncs + other.syncs,
+            elapsed: self.elapsed + other.elapsed,
+        }
+    }
+
     /// Rounds per second.
     pub fn per_sec(&self) -> f64 {
         self.syncs as f64 / self.elapsed.as_secs_f64().max(1e-9)
@@ -160,51 +168,85 @@ pub fn account_key(i: u64) -> Key {
     key
 }
 
-/// Durable single-insert transactions on a fresh `kind`, once per entry of
-/// `thread_counts`, each for `duration`.
-pub fn durable_runs(
+/// Durable single-insert transactions on one fresh engine, timed in slices so
+/// that the caller can interleave the thread counts (and the fsync probe) in
+/// rounds: the disk's fsync rate drifts over seconds on shared machines, and a
+/// ratio between two rows measured seconds apart would partly measure the drift.
+pub struct DurableBench {
     kind: EngineKind,
-    parent: &Path,
-    thread_counts: &[usize],
-    duration: Duration,
-) -> BenchResult<Vec<TxnRun>> {
-    let (dir, engine) = fresh(kind, parent)?;
-    let engine = engine.as_ref();
-    let mut runs = Vec::with_capacity(thread_counts.len());
-    let mut inserted = 0;
-    for &threads in thread_counts {
-        eprint!("{:>6}: durable commits, {threads} thread(s) ", kind.name());
+    engine: Box<dyn TxnEngine>,
+    /// Inserts committed so far, all slices together: what the census must find.
+    inserted: u64,
+    /// Slices run so far with each thread count, numbering the keys apart.
+    slices: u64,
+    /// Kept last so that the engine closes before its directory goes.
+    _dir: tempfile::TempDir,
+}
+
+impl DurableBench {
+    /// A fresh `kind` in a new temporary directory under `parent`.
+    pub fn open(kind: EngineKind, parent: &Path) -> BenchResult<DurableBench> {
+        let (dir, engine) = fresh(kind, parent)?;
+        Ok(DurableBench {
+            kind,
+            engine,
+            inserted: 0,
+            slices: 0,
+            _dir: dir,
+        })
+    }
+
+    /// Runs durable inserts on `threads` threads for `duration`, then checks that
+    /// every insert committed so far is there.
+    pub fn slice(&mut self, threads: usize, duration: Duration) -> BenchResult<TxnRun> {
+        let kind = self.kind;
+        let engine = self.engine.as_ref();
+        // Keys are unique per (slice, thread count, thread, n).
+        let slice = self.slices;
+        self.slices += 1;
         let (commits, elapsed) = run_threads(threads, duration, |t, stop| {
             let value = [0x5A; VALUE_LEN];
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
-                engine.durable_insert(&durable_key(threads, t, n), &value)?;
+                engine.durable_insert(&durable_key(threads, t, slice << 40 | n), &value)?;
                 n += 1;
             }
             Ok(n)
         })
         .map_err(|e| format!("{} durable commits, {threads} threads: {e}", kind.name()))?;
-        inserted += commits;
-        let run = TxnRun {
+        self.inserted += commits;
+        let found = engine.census()?.entries;
+        if found != self.inserted {
+            return Err(format!(
+                "{}: {found} entries after {} durable inserts",
+                kind.name(),
+                self.inserted
+            )
+            .into());
+        }
+        Ok(TxnRun {
             engine: kind,
             workload: TxnWorkload::Durable,
             threads,
             commits,
             elapsed,
-        };
-        eprintln!("{:>10.0} commits/s  ({commits} in {elapsed:.2?})", run.per_sec());
-        let found = engine.census()?.entries;
-        if found != inserted {
-            return Err(format!(
-                "{}: {found} entries after {inserted} durable inserts",
-                kind.name()
-            )
-            .into());
-        }
-        runs.push(run);
+        })
     }
-    drop(dir);
-    Ok(runs)
+}
+
+impl TxnRun {
+    /// This run and `other` (same engine, workload and threads) as one run.
+    pub fn merged(self, other: TxnRun) -> TxnRun {
+        debug_assert_eq!(
+            (self.engine, self.workload, self.threads),
+            (other.engine, other.workload, other.threads)
+        );
+        TxnRun {
+            commits: self.commits + other.commits,
+            elapsed: self.elapsed + other.elapsed,
+            ..self
+        }
+    }
 }
 
 /// Transfer transactions between `accounts` preloaded accounts on a fresh `kind`,
@@ -293,8 +335,14 @@ mod tests {
         let probe = fsync_rate(dir.path(), tick).unwrap();
         assert!(probe.per_sec().is_finite());
         for kind in [EngineKind::Skiff, EngineKind::Sled] {
-            let runs = durable_runs(kind, dir.path(), &[1, 2], tick).unwrap();
-            assert_eq!(runs.len(), 2);
+            // Two rounds over the same engine: the second slice of each thread
+            // count adds new keys, and every census finds all of them.
+            let mut bench = DurableBench::open(kind, dir.path()).unwrap();
+            let mut total = bench.slice(1, tick).unwrap();
+            bench.slice(2, tick).unwrap();
+            total = total.merged(bench.slice(1, tick).unwrap());
+            assert_eq!(total.threads, 1);
+            assert!(total.commits > 0 && total.elapsed >= 2 * tick);
             let runs = transfer_runs(kind, dir.path(), 50, 1, &[1, 2], tick).unwrap();
             assert!(runs.iter().all(|r| r.workload == TxnWorkload::Transfers));
         }
