@@ -399,7 +399,7 @@ impl Db {
     }
 
     /// Runs `f` as one serializable transaction over the trees it asks for with
-    /// [`Transaction::tree`], for callers that choose trees at run time (not in
+    /// [`Transaction::tree`](crate::transaction::Transaction::tree), for callers that choose trees at run time (not in
     /// sled). Retried on conflict like [`Transactional::transaction`], which
     /// `Db` keeps for its default tree.
     ///

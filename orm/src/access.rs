@@ -10,7 +10,7 @@ use crate::store::{Read, Store};
 use crate::watch::hub::ChangeBuf;
 use crate::Result;
 
-/// How a [`Collection`] reaches the store. Sealed: the three kinds are
+/// How a [`Collection`](crate::Collection) reaches the store. Sealed: the three kinds are
 /// [`Auto`], [`InTxn`] and [`InSnapshot`].
 ///
 /// Bound on it to write read helpers that work in all three:
