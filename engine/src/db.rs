@@ -399,9 +399,10 @@ impl Db {
     }
 
     /// Runs `f` as one serializable transaction over the trees it asks for with
-    /// [`Transaction::tree`](crate::transaction::Transaction::tree), for callers that choose trees at run time (not in
-    /// sled). Retried on conflict like [`Transactional::transaction`], which
-    /// `Db` keeps for its default tree.
+    /// [`Transaction::tree`](crate::transaction::Transaction::tree), for
+    /// callers that choose trees at run time (not in sled). Retried on conflict
+    /// like [`Transactional::transaction`], which `Db` keeps for its default
+    /// tree.
     ///
     /// [`Transactional::transaction`]: crate::Transactional::transaction
     pub fn transact<F, A, E>(&self, f: F) -> crate::TransactionResult<A, E>

@@ -30,7 +30,7 @@ pub struct TxnArgs {
     /// Duration of each timed run (one engine, one thread count).
     pub duration: Duration,
     /// Rounds the fsync probe and the durable runs are interleaved in.
-    pub rounds: u64,
+    pub rounds: u32,
     /// Number of accounts the transfer workload moves money between.
     pub accounts: u64,
     /// Seed of the transfer threads' random account choices.

@@ -45,7 +45,7 @@ pub fn run(argv: &[String]) -> BenchResult<()> {
     for (kind, threads) in durable_kinds {
         benches.push((workloads::DurableBench::open(kind, &opts.dir)?, threads));
     }
-    let rounds = u32::try_from(opts.rounds).unwrap_or(u32::MAX);
+    let rounds = opts.rounds;
     let mut fsync: Option<workloads::FsyncRate> = None;
     let mut runs: Vec<workloads::TxnRun> = Vec::new();
     for round in 1..=rounds {

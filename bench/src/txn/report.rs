@@ -32,7 +32,7 @@ pub struct TxnReport<'a> {
     /// The fsync probe.
     pub fsync: FsyncRate,
     /// Rounds the probe and the durable runs were interleaved in.
-    pub rounds: u64,
+    pub rounds: u32,
     /// Every run, in the order they ran.
     pub runs: &'a [TxnRun],
 }

@@ -177,7 +177,8 @@ pub struct DurableBench {
     engine: Box<dyn TxnEngine>,
     /// Inserts committed so far, all slices together: what the census must find.
     inserted: u64,
-    /// Slices run so far with each thread count, numbering the keys apart.
+    /// Slices run so far, all thread counts together: keys carry the slice's
+    /// number, so no two slices write the same key.
     slices: u64,
     /// Kept last so that the engine closes before its directory goes.
     _dir: tempfile::TempDir,
